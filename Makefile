@@ -1,0 +1,58 @@
+# make serve  - install, build and serve on http://127.0.0.1:8001
+# make test   - install, build and run every test (unit, datasette.client, headless chromium)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := $(CURDIR)
+N ?= 300
+HOST ?= 127.0.0.1
+PORT ?= 8001
+
+.PHONY: install build build-real demo inspect serve test lint browser-deps benchmark clean
+
+$(VENV)/.installed: pyproject.toml scripts/requirements.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python scripts/requirements.py test > $(VENV)/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# The real publication: data/ -> build/commissioning.db (validated, written atomically).
+build-real: install
+	$(BIN)/python -m scripts.build_database --data data --out build/commissioning.db
+
+# Synthetic demo data of N services, clearly labelled, in its own database file.
+demo: install
+	$(BIN)/python -m scripts.generate_synthetic --size $(N) --out build/synthetic_data
+	$(BIN)/python -m scripts.build_database --data build/synthetic_data --out build/synthetic_demo.db
+
+inspect: install
+	$(BIN)/datasette inspect build/commissioning.db build/synthetic_demo.db --inspect-file build/inspect-data.json
+
+build: build-real demo
+	$(MAKE) inspect
+
+serve: build
+	$(BIN)/python -m scripts.site -h $(HOST) -p $(PORT)
+
+# Debian's chromium for the browser tests (Playwright's own browser download is not reachable).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; fi; \
+	fi
+
+lint: install
+	$(BIN)/ruff check scripts plugins tests
+
+test: build browser-deps
+	$(BIN)/ruff check scripts plugins tests
+	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected
+
+benchmark: build
+	$(BIN)/python -m scripts.benchmark
+
+clean:
+	rm -rf build

@@ -1,0 +1,1 @@
+"""The publication's build pipeline: data/ (Frictionless Data Package) -> validation -> SQLite for Datasette."""

@@ -1,0 +1,185 @@
+"""data/ -> validated -> build/<name>.db, written to a temporary file and renamed only when everything succeeded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from . import domains
+from .package import Package, PackageError, Problem, load_package
+from .validate import ValidatedTable, validate_package
+
+SQL_TYPES = {"string": str, "integer": int, "number": float, "date": str, "boolean": int}
+
+
+@dataclass
+class BuildContext:
+    package: Package
+    tables: dict[str, ValidatedTable]
+    today: dt.date
+    previous_db: Path | None = None  # the database being replaced, for change logs
+
+
+class BuildFailed(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def dependency_order(tables: dict[str, ValidatedTable]) -> list[str]:
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return
+        visiting.add(name)
+        for fk in tables[name].resource.schema.get("foreignKeys", []):
+            target = fk["reference"]["resource"]
+            if target in tables and target != name:
+                visit(target)
+        visiting.discard(name)
+        order.append(name)
+
+    for name in tables:
+        visit(name)
+    return order
+
+
+def create_table(db: sqlite_utils.Database, table: ValidatedTable) -> None:
+    schema = table.resource.schema
+    columns = {f["name"]: SQL_TYPES[f.get("type", "string")] for f in schema["fields"]}
+    pk = schema.get("primaryKey")
+    foreign_keys = [
+        (fk["fields"][0], fk["reference"]["resource"], fk["reference"]["fields"][0])
+        for fk in schema.get("foreignKeys", [])
+        if fk["reference"]["resource"] != table.resource.name
+    ]
+    not_null = {f["name"] for f in schema["fields"] if f.get("constraints", {}).get("required")}
+    # A compound primary key becomes a rowid table with a unique index: Datasette 0.65's keyset pagination
+    # over compound text keys repeats and skips rows when streaming CSV, while rowid paging is exact.
+    db[table.resource.name].create(
+        columns,
+        pk=pk[0] if pk and len(pk) == 1 else None,
+        foreign_keys=foreign_keys,
+        not_null=not_null,
+    )
+    db[table.resource.name].insert_all((row for _, row in table.rows), batch_size=2000)
+
+
+def index_table(db: sqlite_utils.Database, table: ValidatedTable) -> None:
+    schema = table.resource.schema
+    name = table.resource.name
+    wanted: list[tuple[str, ...]] = [tuple(cols) for cols in schema.get("x-index", [])]
+    wanted += [tuple(fk["fields"]) for fk in schema.get("foreignKeys", [])]
+    wanted += [(f["name"],) for f in schema["fields"] if f.get("type") == "date"]
+    pk = tuple(schema.get("primaryKey") or ())
+    if len(pk) > 1:
+        db[name].create_index(list(pk), unique=True, if_not_exists=True)
+    seen = set()
+    for cols in wanted:
+        if cols in seen or cols == pk:
+            continue
+        seen.add(cols)
+        db[name].create_index(list(cols), if_not_exists=True)
+    if schema.get("x-fts"):
+        db[name].enable_fts(schema["x-fts"], tokenize="porter", create_triggers=False)
+
+
+def write_build_info(db: sqlite_utils.Database, context: BuildContext) -> None:
+    package = context.package.descriptor
+    db["build_info"].insert_all(
+        [
+            {"key": "build_date", "value": context.today.isoformat()},
+            {"key": "data_package_title", "value": package.get("title", "")},
+            {"key": "synthetic", "value": "true" if package.get("x-synthetic") else "false"},
+        ],
+        pk="key",
+    )
+
+
+def post_load_checks(db: sqlite_utils.Database) -> list[Problem]:
+    problems = []
+    for row in db.execute("PRAGMA foreign_key_check").fetchall():
+        problems.append(Problem(str(row[0]), row[1] or 0, row[2], f"foreign key to {row[2]} does not resolve"))
+    (result,) = db.execute("PRAGMA integrity_check").fetchone()
+    if result != "ok":
+        problems.append(Problem("database", 0, "-", f"integrity check failed: {result}"))
+    return problems
+
+
+def build_database(data_dir: Path, out_path: Path, today: dt.date) -> dict[str, int]:
+    """Validate data_dir and build out_path atomically. Raises BuildFailed with every problem found."""
+    try:
+        package = load_package(data_dir)
+    except PackageError as exc:
+        raise BuildFailed([Problem(str(exc).split(":")[0], 1, "-", str(exc))]) from exc
+    tables, problems = validate_package(package, extra_rules=domains.rules())
+    if problems:
+        raise BuildFailed(problems)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
+    tmp_path.unlink(missing_ok=True)
+    context = BuildContext(package, tables, today, out_path if out_path.exists() else None)
+    try:
+        db = sqlite_utils.Database(tmp_path)
+        db.conn.execute("PRAGMA journal_mode = OFF")
+        db.conn.execute("PRAGMA synchronous = OFF")
+        for name in dependency_order(tables):
+            create_table(db, tables[name])
+        for name in tables:
+            index_table(db, tables[name])
+        for step in domains.derive_steps():
+            step(db, context)
+        write_build_info(db, context)
+        problems = post_load_checks(db) + [p for check in domains.checks() for p in check(db)]
+        if problems:
+            raise BuildFailed(problems)
+        db.conn.commit()
+        db.execute("ANALYZE")
+        db.vacuum()
+        counts = {t: db[t].count for t in db.table_names() if not t.startswith("sqlite_") and "_fts" not in t}
+        db.close()
+        with open(tmp_path, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, out_path)
+        return counts
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Validate data/ and build the SQLite database served by Datasette.")
+    parser.add_argument("--data", type=Path, default=Path("data"), help="data package folder (default: data)")
+    parser.add_argument("--out", type=Path, default=Path("build/commissioning.db"))
+    parser.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=dt.date.fromisoformat(os.environ["BUILD_DATE"]) if os.environ.get("BUILD_DATE") else dt.date.today(),
+        help="build date used for derived statuses (default: $BUILD_DATE or today)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        counts = build_database(args.data, args.out, args.today)
+    except BuildFailed as failure:
+        for problem in failure.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"build failed: {len(failure.problems)} problem(s); {args.out} was not changed",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"built {args.out}: " + json.dumps(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Each domain module adds what is particular to one part of the publication.
+
+A module may define any of:
+- RULES: list of callables (tables) -> [Problem], cross-file validation run before anything is written;
+- derive(db, context): create derived tables, columns and views after the source tables are loaded;
+- check(db) -> [Problem]: validation of the built database before it is published;
+- synthesize(rng, size, context) -> {resource name: [rows]}: synthetic demo rows (see scripts/generate_synthetic.py).
+"""
+
+from . import funding_records, reference
+
+DOMAINS = [reference, funding_records]
+
+
+def rules():
+    return [rule for domain in DOMAINS for rule in getattr(domain, "RULES", [])]
+
+
+def derive_steps():
+    return [domain.derive for domain in DOMAINS if hasattr(domain, "derive")]
+
+
+def checks():
+    return [domain.check for domain in DOMAINS if hasattr(domain, "check")]
+
+
+def synthesizers():
+    return [domain.synthesize for domain in DOMAINS if hasattr(domain, "synthesize")]
