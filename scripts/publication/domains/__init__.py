@@ -7,9 +7,10 @@ A module may define any of:
 - synthesize(rng, size, context) -> {resource name: [rows]}: synthetic demo rows (see scripts/generate_synthetic.py).
 """
 
-from . import funding_records, reference
+from . import changes, funding_records, lcpf, opportunities, performance, reference, services, vru
 
-DOMAINS = [reference, funding_records]
+# Order matters: later domains may read tables (and synthetic rows) made by earlier ones; changes runs last.
+DOMAINS = [reference, funding_records, services, opportunities, performance, vru, lcpf, changes]
 
 
 def rules():

@@ -1,0 +1,1 @@
+"""Change log between published builds (issue 8)."""

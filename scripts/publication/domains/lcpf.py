@@ -1,0 +1,1 @@
+"""London Crime Prevention Fund allocations, consultation and formula options (issue 7)."""

@@ -1,0 +1,1 @@
+"""Funding opportunities with derived status, calendar and feeds (issue 4)."""

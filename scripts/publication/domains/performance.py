@@ -1,0 +1,1 @@
+"""Performance measures and RAG ratings (issue 5)."""

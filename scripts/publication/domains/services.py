@@ -1,0 +1,1 @@
+"""Commissioned services directory and map (issue 3)."""

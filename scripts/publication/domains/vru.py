@@ -1,0 +1,1 @@
+"""VRU dashboard data: funding, reach, KPIs, cost-benefit (issue 6)."""
