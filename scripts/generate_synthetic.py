@@ -98,7 +98,9 @@ def generate(source: Path, out: Path, size: int, seed: int = 20250320) -> dict[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=300, help="number of synthetic services (other tables scale with it)")
+    parser.add_argument(
+        "--size", type=int, default=300, help="number of synthetic services (other tables scale with it)"
+    )
     parser.add_argument("--source", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=Path("build/synthetic_data"))
     parser.add_argument("--seed", type=int, default=20250320)

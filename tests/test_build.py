@@ -55,7 +55,11 @@ def test_filter_columns_are_indexed(real_db_path):
         for index in db.execute(f"PRAGMA index_list([{table}])").fetchall()
         for info in db.execute(f"PRAGMA index_info([{index[1]}])").fetchall()[:1]
     }
-    for table, column in [("crime_monthly", "gss_code"), ("crime_annual_by_category", "year"), ("funding_decisions", "theme")]:
+    for table, column in [
+        ("crime_monthly", "gss_code"),
+        ("crime_annual_by_category", "year"),
+        ("funding_decisions", "theme"),
+    ]:
         assert (table, column) in indexed
 
 
@@ -118,7 +122,9 @@ def test_every_table_and_column_has_a_description(real_db_path):
     db = sqlite3.connect(real_db_path)
     names = [
         r[0]
-        for r in db.execute("select name from sqlite_master where type in ('table','view') and name not like 'sqlite_%'")
+        for r in db.execute(
+            "select name from sqlite_master where type in ('table','view') and name not like 'sqlite_%'"
+        )
         if "_fts" not in r[0]
     ]
     missing = []
@@ -148,7 +154,9 @@ def test_synthetic_database_is_labelled_and_separate(real_db_path, synthetic_db_
     assert dict(real.execute("select key, value from build_info"))["synthetic"] == "false"
     assert dict(synthetic.execute("select key, value from build_info"))["synthetic"] == "true"
     assert real.execute("select count(*) from funding_decisions where item like 'Synthetic%'").fetchone() == (0,)
-    assert synthetic.execute("select count(*) from funding_decisions where item not like 'Synthetic%'").fetchone() == (0,)
+    assert synthetic.execute("select count(*) from funding_decisions where item not like 'Synthetic%'").fetchone() == (
+        0,
+    )
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -183,8 +191,21 @@ def small_data(tmp_path) -> Path:
 
 def run_build(data: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out), "--today", "2026-11-25"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "scripts.build_database",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--today",
+            "2026-11-25",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -217,7 +238,7 @@ BAD_CELLS = [
     ("mopac/funding_opportunities.csv", 2, "closing_date", "31/12/2025", "not a date in YYYY-MM-DD form"),
     ("mopac/funding_opportunities.csv", 2, "closing_date", "2025-02-30", "not a real calendar date"),
     ("reference/postcode_districts.csv", 3, "latitude", "52.2", "outside Greater London"),
-    ("mopac/funding_decisions.csv", 6, "description", "=HYPERLINK(\"http://x\")", "formula"),
+    ("mopac/funding_decisions.csv", 6, "description", '=HYPERLINK("http://x")', "formula"),
     ("mopac/funding_decisions.csv", 6, "recipient", "@SUM(A1)", "formula"),
     ("mopac/funding_decisions.csv", 6, "recipient", "+44 20", "formula"),
     ("mopac/funding_decisions.csv", 6, "recipient", "-cmd", "formula"),
@@ -226,7 +247,9 @@ BAD_CELLS = [
 
 
 @pytest.mark.parametrize("relpath,row,column,value,reason", BAD_CELLS)
-def test_bad_cell_is_reported_by_file_row_column_and_nothing_changes(small_data, published, relpath, row, column, value, reason):
+def test_bad_cell_is_reported_by_file_row_column_and_nothing_changes(
+    small_data, published, relpath, row, column, value, reason
+):
     before = digest(published)
     edit_cell(small_data / relpath, row, column, value)
     result = run_build(small_data, published)
@@ -244,8 +267,8 @@ def test_borough_missing_from_the_borough_table_is_an_unknown_reference(small_da
     result = run_build(small_data, published)
     assert result.returncode != 0
     assert (
-        "data/reference/borough_population.csv:2:gss_code: unknown borough code 'E09000001': not in data/reference/boroughs.csv"
-        in result.stderr
+        "data/reference/borough_population.csv:2:gss_code: "
+        "unknown borough code 'E09000001': not in data/reference/boroughs.csv" in result.stderr
     )
     assert digest(published) == before
 
@@ -269,7 +292,10 @@ def test_end_date_before_start_date(small_data, published, tmp_path):
     before = digest(published)
     result = run_build(small_data, published)
     assert result.returncode != 0
-    assert "data/mopac/funding_opportunities.csv:7:closing_date: end date 2024-04-22 is before start date 2024-05-01" in result.stderr
+    assert (
+        "data/mopac/funding_opportunities.csv:7:closing_date: end date 2024-04-22 is before start date 2024-05-01"
+        in result.stderr
+    )
     assert digest(published) == before
 
 
@@ -301,8 +327,12 @@ def test_build_is_idempotent(small_data, tmp_path):
     for _ in range(2):
         assert run_build(small_data, out).returncode == 0
         db = sqlite3.connect(out)
-        counts.append({t: db.execute(f"select count(*) from [{t}]").fetchone()[0]
-                       for (t,) in db.execute("select name from sqlite_master where type='table'")})
+        counts.append(
+            {
+                t: db.execute(f"select count(*) from [{t}]").fetchone()[0]
+                for (t,) in db.execute("select name from sqlite_master where type='table'")
+            }
+        )
         db.close()
     assert counts[0] == counts[1]
     assert not list(tmp_path.glob(".twice.db.*"))  # no temporary file left behind

@@ -38,7 +38,7 @@ class LondonBoundary:
     tolerance: float = 0.005
 
     @classmethod
-    def from_geojson(cls, collection: dict) -> "LondonBoundary":
+    def from_geojson(cls, collection: dict) -> LondonBoundary:
         features = []
         lons, lats = [], []
         for feature in collection["features"]:
@@ -53,7 +53,9 @@ class LondonBoundary:
     def borough_at(self, lat: float, lon: float) -> str | None:
         for gss_code, polygons in self.features:
             for polygon in polygons:
-                if point_in_ring(lon, lat, polygon[0]) and not any(point_in_ring(lon, lat, hole) for hole in polygon[1:]):
+                if point_in_ring(lon, lat, polygon[0]) and not any(
+                    point_in_ring(lon, lat, hole) for hole in polygon[1:]
+                ):
                     return gss_code
         return None
 

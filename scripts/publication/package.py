@@ -121,7 +121,12 @@ def read_csv(resource: Resource) -> tuple[RawTable, list[Problem]]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return RawTable([], []), [
-            Problem(where, line, "-", f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8")
+            Problem(
+                where,
+                line,
+                "-",
+                f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8",
+            )
         ]
     if not text.strip():
         return RawTable([], []), [Problem(where, 1, "-", "file is empty: expected a header row")]
@@ -155,7 +160,9 @@ def read_csv(resource: Resource) -> tuple[RawTable, list[Problem]]:
         if not any(c.strip() for c in cells):
             continue  # blank line
         if len(cells) != len(header):
-            problems.append(Problem(where, row_number, "-", f"row has {len(cells)} cells but the header has {len(header)}"))
+            problems.append(
+                Problem(where, row_number, "-", f"row has {len(cells)} cells but the header has {len(header)}")
+            )
             continue
-        rows.append((row_number, dict(zip(header, cells))))
+        rows.append((row_number, dict(zip(header, cells, strict=True))))
     return RawTable(header, rows), problems

@@ -85,7 +85,11 @@ def check_constraints(value: object, raw: str, field_def: dict, allow_formula: b
         pattern = constraints.get("pattern")
         if pattern and not re.fullmatch(pattern, raw):
             explained = field_def.get("x-pattern-reason")
-            reasons.append(f"{raw[:60]!r}: {explained}" if explained else f"{raw[:60]!r} does not match the expected form {pattern}")
+            reasons.append(
+                f"{raw[:60]!r}: {explained}"
+                if explained
+                else f"{raw[:60]!r} does not match the expected form {pattern}"
+            )
     enum = constraints.get("enum")
     if enum is not None and value not in enum:
         reasons.append(f"{value!r} is not one of: {', '.join(map(str, enum))}")
@@ -99,7 +103,9 @@ def check_constraints(value: object, raw: str, field_def: dict, allow_formula: b
     return reasons
 
 
-def validate_rows(resource: Resource, raw_rows, boundary: LondonBoundary | None) -> tuple[ValidatedTable, list[Problem]]:
+def validate_rows(
+    resource: Resource, raw_rows, boundary: LondonBoundary | None
+) -> tuple[ValidatedTable, list[Problem]]:
     where = resource.display_path
     problems: list[Problem] = []
     table = ValidatedTable(resource)
@@ -140,9 +146,7 @@ def apply_rule(rule: dict, row: dict, where: str, row_number: int, boundary: Lon
             missing = rule["latitude"] if lat is None else rule["longitude"]
             return [Problem(where, row_number, missing, "give both latitude and longitude, or neither")]
         if boundary is not None and not boundary.contains(lat, lon):
-            return [
-                Problem(where, row_number, rule["latitude"], f"point ({lat}, {lon}) is outside Greater London")
-            ]
+            return [Problem(where, row_number, rule["latitude"], f"point ({lat}, {lon}) is outside Greater London")]
         return []
     raise ValueError(f"unknown rule {kind!r} in schema of {where}")
 
@@ -166,14 +170,23 @@ def check_keys(tables: dict[str, ValidatedTable]) -> list[Problem]:
             for row_number, row in table.rows:
                 key = key_of(row, fields)
                 if key in seen:
-                    shown = ", ".join(f"{f}={v}" for f, v in zip(fields, key))
-                    problems.append(Problem(where, row_number, fields[0], f"{label}: {shown} already used on row {seen[key]}"))
+                    shown = ", ".join(f"{f}={v}" for f, v in zip(fields, key, strict=True))
+                    problems.append(
+                        Problem(where, row_number, fields[0], f"{label}: {shown} already used on row {seen[key]}")
+                    )
                 else:
                     seen[key] = row_number
         for fk in schema.get("foreignKeys", []):
             target = tables.get(fk["reference"]["resource"])
             if target is None:
-                problems.append(Problem(where, 1, fk["fields"][0], f"foreign key refers to unknown resource {fk['reference']['resource']!r}"))
+                problems.append(
+                    Problem(
+                        where,
+                        1,
+                        fk["fields"][0],
+                        f"foreign key refers to unknown resource {fk['reference']['resource']!r}",
+                    )
+                )
                 continue
             target_keys = {key_of(r, fk["reference"]["fields"]) for _, r in target.rows}
             for row_number, row in table.rows:
@@ -184,7 +197,12 @@ def check_keys(tables: dict[str, ValidatedTable]) -> list[Problem]:
                     shown = ", ".join(str(v) for v in key)
                     noun = "unknown borough code" if fk["reference"]["resource"] == "boroughs" else "unknown reference"
                     problems.append(
-                        Problem(where, row_number, fk["fields"][0], f"{noun} {shown!r}: not in {target.resource.display_path}")
+                        Problem(
+                            where,
+                            row_number,
+                            fk["fields"][0],
+                            f"{noun} {shown!r}: not in {target.resource.display_path}",
+                        )
                     )
     return problems
 

@@ -47,4 +47,6 @@ def check(db) -> list:
     from ..package import Problem
 
     missing = [r[0] for r in db.execute("SELECT gss_code FROM boroughs WHERE geometry IS NULL")]
-    return [Problem("reference/borough_boundaries.geojson", 1, "gss_code", f"no boundary for {code}") for code in missing]
+    return [
+        Problem("reference/borough_boundaries.geojson", 1, "gss_code", f"no boundary for {code}") for code in missing
+    ]
