@@ -36,6 +36,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run browser tests last: the session-wide sync Playwright keeps an event loop running in the main thread,
+    after which pytest-asyncio cannot run async `datasette.client` tests."""
+    uses_browser = {"page", "browser"}
+    items.sort(key=lambda item: bool(uses_browser & set(getattr(item, "fixturenames", ()))))
+
+
 def pytest_sessionstart(session):
     missing = [name for name in DATABASES if not (BUILD / name).exists()]
     if missing:

@@ -54,27 +54,8 @@ def synthesize(rng, size, context):
             "component": "LCPF total", "amount_gbp": 18_000_000, "amount_as_stated": "£18m (synthetic)",
             "description": "Synthetic programme total.", "source_title": "Synthetic data", "source_url": SYNTHETIC_URL,
         })
-    opportunities = [
-        {
-            "reference": f"SYN-OPP-{i:04d}",
-            "title": f"Synthetic funding opportunity {i}",
-            "buyer_or_funder": rng.choice(["Mayor's Office for Policing and Crime", "London Violence Reduction Unit"]),
-            "opportunity_type": rng.choice(["Tender", "Grant call", "Preliminary market engagement"]),
-            "eligible_or_target_applicants": "Synthetic applicants",
-            "closing_date": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            "value_gbp": rng.randint(1, 50) * 10_000,
-            "value_note": "synthetic",
-            "contract_or_grant_period": "two years (synthetic)",
-            "status_as_recorded": "synthetic",
-            "description": "Synthetic opportunity for the demo database.",
-            "source_title": "Synthetic data",
-            "source_url": SYNTHETIC_URL,
-        }
-        for i in range(1, max(size // 10, 5) + 1)
-    ]
     return {
         "funding_decisions": decisions,
         "vru_programmes": programmes,
         "lcpf_funding": lcpf,
-        "funding_opportunities": opportunities,
     }

@@ -1,1 +1,637 @@
-"""Performance measures and RAG ratings (issue 5)."""
+"""Performance measures and RAG ratings every six months, and the Committee pack (issue 5).
+
+Sources: `measures` (one row per measure of a service) and `measure_results` (one row per measure and six-month
+period). Only results with approved_for_publication = true enter the database. derive() computes the RAG rating by
+one documented rule (RAG_RULE_VERSION, RAG_RULE_TEXT) and builds:
+
+- `rag_rules`: the rule's version and wording;
+- `ratings`: every published result with its computed RAG, the published RAG (override or computed), the rule
+  version, and the direction of travel against the previous six-month period;
+- `performance_periods`: the periods with counts of Red/Amber/Green and of services with no rating ("not measured");
+  when nothing is published yet it holds the latest completed period at the build date, with zero ratings;
+- `committee_pack`: per period, every service active in it (or rated in it) with provider, funding, dates, duration,
+  each measure, target, actual, RAG and commentary ("Not measured" where there is no published rating);
+- `performance_coverage`: every service with its number of measures and ratings in the latest period, and the gap.
+
+Periods are calendar halves: YYYY-H1 = 1 January to 30 June, YYYY-H2 = 1 July to 31 December.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from ..package import Problem
+
+RAG_RULE_VERSION = "rag-v1"
+RAG_RULE_TEXT = (
+    "Green when the actual is on or better than the target; Amber when it is worse than the target by no more than "
+    "the tolerance; Red when it is worse than the target by more than the tolerance. 'Better' means higher for "
+    "higher-is-better measures and lower for lower-is-better measures. Tolerance is in the measure's unit. "
+    "Compared as decimals, so a value exactly on the target or exactly at the tolerance is Green or Amber respectively."
+)
+RAG_RANK = {"Red": 0, "Amber": 1, "Green": 2}
+NOT_MEASURED = "Not measured"
+POLARITIES = ("higher-is-better", "lower-is-better")
+PERIOD_RE = re.compile(r"^(\d{4})-H([12])$")
+RESULTS_FILE = "measure_results"
+
+
+# --- the rule ------------------------------------------------------------------------------------------------------
+
+
+def _decimal(value) -> Decimal:
+    # repr() of a float parsed from the CSV is the shortest text that round-trips, i.e. the number as written.
+    return Decimal(repr(float(value))) if not isinstance(value, Decimal) else value
+
+
+def compute_rag(target, actual, tolerance, polarity: str) -> str:
+    """The RAG rating under RAG_RULE_VERSION. Raises ValueError for an unknown polarity or a negative tolerance."""
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, not {polarity!r}")
+    target, actual, tolerance = _decimal(target), _decimal(actual), _decimal(tolerance)
+    if tolerance < 0:
+        raise ValueError("tolerance must not be negative")
+    shortfall = target - actual if polarity == "higher-is-better" else actual - target
+    if shortfall <= 0:
+        return "Green"
+    if shortfall <= tolerance:
+        return "Amber"
+    return "Red"
+
+
+def published_rag(computed: str, override: str | None) -> str:
+    return override or computed
+
+
+def direction_of_travel(previous_rag: str | None, rag: str) -> str | None:
+    """better / same / worse than the previous period's published rating; None when there is none."""
+    if previous_rag is None:
+        return None
+    change = RAG_RANK[rag] - RAG_RANK[previous_rag]
+    return "better" if change > 0 else "worse" if change < 0 else "same"
+
+
+# --- periods -------------------------------------------------------------------------------------------------------
+
+
+def parse_period(period: str) -> tuple[int, int]:
+    match = PERIOD_RE.match(period or "")
+    if not match:
+        raise ValueError(f"{period!r} is not a period in YYYY-H1 or YYYY-H2 form")
+    return int(match.group(1)), int(match.group(2))
+
+
+def period_bounds(period: str) -> tuple[str, str]:
+    year, half = parse_period(period)
+    if half == 1:
+        return f"{year}-01-01", f"{year}-06-30"
+    return f"{year}-07-01", f"{year}-12-31"
+
+
+def previous_period(period: str) -> str:
+    year, half = parse_period(period)
+    return f"{year}-H1" if half == 2 else f"{year - 1}-H2"
+
+
+def next_period(period: str) -> str:
+    year, half = parse_period(period)
+    return f"{year}-H2" if half == 1 else f"{year + 1}-H1"
+
+
+def latest_completed_period(today: dt.date) -> str:
+    """The six-month period that ended most recently before `today`."""
+    if today.month >= 7:
+        return f"{today.year}-H1"
+    return f"{today.year - 1}-H2"
+
+
+def duration_months(start: str | None, end: str | None) -> int | None:
+    if not start or not end:
+        return None
+    days = (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1
+    return max(round(days / 30.4375), 0)
+
+
+# --- validation ----------------------------------------------------------------------------------------------------
+
+
+def override_needs_reason(tables) -> list[Problem]:
+    results = tables.get(RESULTS_FILE)
+    if results is None:
+        return []
+    where = results.resource.display_path
+    problems = []
+    for row_number, row in results.rows:
+        override, reason = row.get("override_rag"), (row.get("override_reason") or "").strip()
+        if override and not reason:
+            problems.append(Problem(
+                where, row_number, "override_reason",
+                f"override_rag is {override!r} but override_reason is empty: a manual override needs a reason",
+            ))
+        if reason and not override:
+            problems.append(Problem(
+                where, row_number, "override_rag",
+                "override_reason is given but override_rag is empty: give the overriding rating or remove the reason",
+            ))
+    return problems
+
+
+RULES = [override_needs_reason]
+
+
+# --- derived tables ------------------------------------------------------------------------------------------------
+
+
+def _rows(db, sql: str, params=()) -> list[dict]:
+    cursor = db.execute(sql, params)
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def build_ratings(results: list[dict], polarity_of: dict[str, str]) -> list[dict]:
+    """Computed and published RAG with direction of travel, for approved result rows (dicts of measure_results)."""
+    published = {}
+    rows = []
+    for r in sorted(results, key=lambda r: (r["measure_id"], parse_period(r["period"]))):
+        computed = compute_rag(r["target"], r["actual"], r["tolerance"], polarity_of[r["measure_id"]])
+        rag = published_rag(computed, r.get("override_rag"))
+        published[(r["measure_id"], r["period"])] = (rag, r["actual"])
+        before = previous_period(r["period"])
+        previous_rag, previous_actual = published.get((r["measure_id"], before), (None, None))
+        start, end = period_bounds(r["period"])
+        rows.append({
+            "measure_id": r["measure_id"],
+            "period": r["period"],
+            "period_start": start,
+            "period_end": end,
+            "target": r["target"],
+            "actual": r["actual"],
+            "tolerance": r["tolerance"],
+            "polarity": polarity_of[r["measure_id"]],
+            "computed_rag": computed,
+            "override_rag": r.get("override_rag"),
+            "override_reason": r.get("override_reason"),
+            "rag": rag,
+            "rag_overridden": 1 if r.get("override_rag") else 0,
+            "rag_rule_version": RAG_RULE_VERSION,
+            "previous_period": before,
+            "previous_actual": previous_actual,
+            "previous_rag": previous_rag,
+            "direction_of_travel": direction_of_travel(previous_rag, rag),
+            "commentary": r.get("commentary"),
+            "rated_on": r["rated_on"],
+            "source_title": r["source_title"],
+            "source_url": r["source_url"],
+        })
+    return rows
+
+
+def services_in_period(services: list[dict], period: str, rated_services: set[str]) -> list[dict]:
+    """Services whose dates overlap the period (unknown dates count as overlapping), plus any rated in it."""
+    start, end = period_bounds(period)
+    return [
+        s for s in services
+        if s["service_id"] in rated_services
+        or ((not s.get("start_date") or s["start_date"] <= end) and (not s.get("end_date") or s["end_date"] >= start))
+    ]
+
+
+def build_pack(services, measures_by_service, ratings_by_key, periods) -> list[dict]:
+    pack = []
+    for period in periods:
+        rated = {
+            m["service_id"]
+            for ms in measures_by_service.values()
+            for m in ms
+            if (m["measure_id"], period) in ratings_by_key
+        }
+        for s in services_in_period(services, period, rated):
+            base = {
+                "period": period,
+                "service_id": s["service_id"],
+                "service_name": s["name"],
+                "provider": s.get("provider"),
+                "commissioner": s.get("commissioner"),
+                "annual_value_gbp": s.get("annual_value_gbp"),
+                "total_value_gbp": s.get("total_value_gbp"),
+                "start_date": s.get("start_date"),
+                "end_date": s.get("end_date"),
+                "duration_months": duration_months(s.get("start_date"), s.get("end_date")),
+            }
+            measures = measures_by_service.get(s["service_id"]) or [None]
+            for m in measures:
+                rating = ratings_by_key.get((m["measure_id"], period)) if m else None
+                pack.append({
+                    **base,
+                    "measure_id": m["measure_id"] if m else None,
+                    "measure": m["name"] if m else None,
+                    "unit": m["unit"] if m else None,
+                    "target": rating["target"] if rating else None,
+                    "actual": rating["actual"] if rating else None,
+                    "tolerance": rating["tolerance"] if rating else None,
+                    "rag": rating["rag"] if rating else NOT_MEASURED,
+                    "rag_overridden": rating["rag_overridden"] if rating else None,
+                    "direction_of_travel": rating["direction_of_travel"] if rating else None,
+                    "commentary": rating["commentary"] if rating else None,
+                    "rag_rule_version": rating["rag_rule_version"] if rating else None,
+                })
+    return pack
+
+
+def summarise_periods(pack: list[dict], periods: list[str], latest: str) -> list[dict]:
+    summary = []
+    for period in periods:
+        rows = [r for r in pack if r["period"] == period]
+        services = {r["service_id"] for r in rows}
+        rated = {r["service_id"] for r in rows if r["rag"] != NOT_MEASURED}
+        start, end = period_bounds(period)
+
+        def count(column, value, rows=rows):
+            return sum(1 for r in rows if r[column] == value)
+
+        summary.append({
+            "period": period,
+            "period_start": start,
+            "period_end": end,
+            "is_latest": 1 if period == latest else 0,
+            "ratings": len([r for r in rows if r["rag"] != NOT_MEASURED]),
+            "green": count("rag", "Green"),
+            "amber": count("rag", "Amber"),
+            "red": count("rag", "Red"),
+            "overridden": count("rag_overridden", 1),
+            "measures_not_rated": sum(1 for r in rows if r["measure_id"] and r["rag"] == NOT_MEASURED),
+            "services_in_pack": len(services),
+            "services_rated": len(rated),
+            "services_not_measured": len(services - rated),
+            "better": count("direction_of_travel", "better"),
+            "same": count("direction_of_travel", "same"),
+            "worse": count("direction_of_travel", "worse"),
+        })
+    return summary
+
+
+def build_coverage(services, measures_by_service, ratings_by_key, latest: str) -> list[dict]:
+    """A gap is a service with no measure at all, or one in the latest period's pack with measures not rated for it."""
+    rated_latest = {
+        m["service_id"]
+        for ms in measures_by_service.values()
+        for m in ms
+        if (m["measure_id"], latest) in ratings_by_key
+    }
+    in_latest = {s["service_id"] for s in services_in_period(services, latest, rated_latest)}
+    rows = []
+    for s in services:
+        measures = measures_by_service.get(s["service_id"], [])
+        rated = [m for m in measures if (m["measure_id"], latest) in ratings_by_key]
+        if not measures:
+            gap = "no measure"
+        elif s["service_id"] not in in_latest:
+            gap = None
+        elif not rated:
+            gap = f"no rating for {latest}"
+        elif len(rated) < len(measures):
+            gap = f"{len(measures) - len(rated)} of {len(measures)} measures not rated for {latest}"
+        else:
+            gap = None
+        rows.append({
+            "service_id": s["service_id"],
+            "service_name": s["name"],
+            "provider": s.get("provider"),
+            "commissioner": s.get("commissioner"),
+            "status": s.get("status"),
+            "measures": len(measures),
+            "latest_period": latest,
+            "in_latest_pack": 1 if s["service_id"] in in_latest else 0,
+            "measures_rated_latest": len(rated),
+            "gap": gap,
+        })
+    return rows
+
+
+def derive(db, context) -> None:
+    # 1. Unapproved ratings never enter the public database (VACUUM at the end of the build removes their pages).
+    db.execute("DELETE FROM measure_results WHERE approved_for_publication IS NOT 1")
+    db["rag_rules"].insert(
+        {"rule_version": RAG_RULE_VERSION, "rule": RAG_RULE_TEXT, "inputs": "target, actual, tolerance, polarity"},
+        pk="rule_version",
+    )
+    measures = _rows(db, "SELECT * FROM measures ORDER BY service_id, name")
+    polarity_of = {m["measure_id"]: m["polarity"] for m in measures}
+    results = _rows(db, "SELECT * FROM measure_results")
+    ratings = build_ratings(results, polarity_of)
+    service_of = {m["measure_id"]: m["service_id"] for m in measures}
+    for r in ratings:
+        r["service_id"] = service_of[r["measure_id"]]
+    db["ratings"].create(
+        RATINGS_COLUMNS,
+        foreign_keys=[("measure_id", "measures", "measure_id"), ("service_id", "services", "service_id")],
+    )
+    db["ratings"].insert_all(ratings, batch_size=2000)
+    db["ratings"].create_index(["measure_id", "period"], unique=True, if_not_exists=True)
+    db["ratings"].create_index(["period"], if_not_exists=True)
+    db["ratings"].create_index(["service_id"], if_not_exists=True)
+
+    services = _rows(db, """
+        SELECT s.*, o.name AS provider FROM services s
+        LEFT JOIN organizations o ON o.organization_id = s.organization_id ORDER BY s.name, s.service_id""")
+    measures_by_service: dict[str, list[dict]] = {}
+    for m in measures:
+        measures_by_service.setdefault(m["service_id"], []).append(m)
+    ratings_by_key = {(r["measure_id"], r["period"]): r for r in ratings}
+    periods = sorted({r["period"] for r in ratings}, key=parse_period)
+    if not periods:
+        periods = [latest_completed_period(context.today)]
+    latest = periods[-1]
+    pack = build_pack(services, measures_by_service, ratings_by_key, periods)
+    db["committee_pack"].create(PACK_COLUMNS, foreign_keys=[("service_id", "services", "service_id")])
+    db["committee_pack"].insert_all(pack, batch_size=2000)
+    db["committee_pack"].create_index(["period"], if_not_exists=True)
+    db["committee_pack"].create_index(["service_id"], if_not_exists=True)
+    db["performance_periods"].insert_all(summarise_periods(pack, periods, latest), pk="period")
+    db["performance_coverage"].create(
+        COVERAGE_COLUMNS, pk="service_id", foreign_keys=[("service_id", "services", "service_id")]
+    )
+    db["performance_coverage"].insert_all(build_coverage(services, measures_by_service, ratings_by_key, latest))
+
+
+RATINGS_COLUMNS = {
+    "measure_id": str, "period": str, "period_start": str, "period_end": str, "target": float, "actual": float,
+    "tolerance": float, "polarity": str, "computed_rag": str, "override_rag": str, "override_reason": str, "rag": str,
+    "rag_overridden": int, "rag_rule_version": str, "previous_period": str, "previous_actual": float,
+    "previous_rag": str, "direction_of_travel": str, "commentary": str, "rated_on": str, "source_title": str,
+    "source_url": str, "service_id": str,
+}
+PACK_COLUMNS = {
+    "period": str, "service_id": str, "service_name": str, "provider": str, "commissioner": str,
+    "annual_value_gbp": float, "total_value_gbp": float, "start_date": str, "end_date": str, "duration_months": int,
+    "measure_id": str, "measure": str, "unit": str, "target": float, "actual": float, "tolerance": float, "rag": str,
+    "rag_overridden": int, "direction_of_travel": str, "commentary": str, "rag_rule_version": str,
+}
+COVERAGE_COLUMNS = {
+    "service_id": str, "service_name": str, "provider": str, "commissioner": str, "status": str, "measures": int,
+    "latest_period": str, "in_latest_pack": int, "measures_rated_latest": int, "gap": str,
+}
+
+
+def check(db) -> list[Problem]:
+    problems = []
+    sql = "SELECT count(*) FROM measure_results WHERE approved_for_publication IS NOT 1"
+    (unapproved,) = db.execute(sql).fetchone()
+    if unapproved:
+        problems.append(Problem("database", 0, "measure_results", f"{unapproved} unapproved rating(s) left in the db"))
+    (unversioned,) = db.execute("SELECT count(*) FROM ratings WHERE rag_rule_version IS NULL").fetchone()
+    if unversioned:
+        problems.append(Problem("database", 0, "ratings", f"{unversioned} rating(s) without a rule version"))
+    return problems
+
+
+# --- pages (used by plugins/performance_pages.py) ------------------------------------------------------------------
+
+
+def template_columns(data_dir: Path) -> dict[str, list[dict]]:
+    """The CSV template columns (name, required, description) of measures and measure_results, for the docs page."""
+    out = {}
+    for name in ("measures", "measure_results"):
+        schema = json.loads((data_dir / "schemas" / f"{name}.json").read_text(encoding="utf-8"))
+        out[name] = [
+            {
+                "name": f["name"],
+                "required": bool(f.get("constraints", {}).get("required")),
+                "description": f["description"],
+            }
+            for f in schema["fields"]
+        ]
+    return out
+
+
+def periods_summary(conn) -> list[dict]:
+    return _rows(conn, "SELECT * FROM performance_periods ORDER BY period_start")
+
+
+def pack_for_period(conn, period: str | None, commissioner: str | None = None) -> dict:
+    """The Committee pack for one period (the latest when none is asked for), optionally for one commissioner; an
+    honest empty pack for a period with nothing published; an error message (and the latest period) when the label
+    is not a period. Counts are worked out from the rows shown."""
+    periods = periods_summary(conn)
+    known = {p["period"]: p for p in periods}
+    period_error = None
+    if period:
+        try:
+            parse_period(period)
+        except ValueError as exc:
+            period_error = str(exc)
+            period = None
+    if not period:
+        period = periods[-1]["period"] if periods else None
+    commissioners = [r[0] for r in conn.execute(
+        "SELECT DISTINCT commissioner FROM committee_pack WHERE commissioner IS NOT NULL ORDER BY 1")]
+    if commissioner not in commissioners:
+        commissioner = None
+    sql = "SELECT * FROM committee_pack WHERE period = ?" + (" AND commissioner = ?" if commissioner else "")
+    params = [period, commissioner] if commissioner else [period]
+    rows = _rows(conn, sql + " ORDER BY rowid", params) if period in known else []
+    for row in rows:
+        row["annual_display"] = format_money(row["annual_value_gbp"])
+        row["total_display"] = format_money(row["total_value_gbp"])
+        row["duration_display"] = format_duration(row["duration_months"])
+        row["target_display"] = format_value(row["target"], row["unit"])
+        row["actual_display"] = format_value(row["actual"], row["unit"])
+    return {
+        "period": period,
+        "commissioner": commissioner,
+        "commissioners": commissioners,
+        "summary": pack_counts(rows),
+        "rows": rows,
+        "period_error": period_error,
+        "has_ratings": any(r["rag"] != NOT_MEASURED for r in rows),
+    }
+
+
+def pack_counts(rows: list[dict]) -> dict:
+    services = {r["service_id"] for r in rows}
+    rated = {r["service_id"] for r in rows if r["rag"] != NOT_MEASURED}
+    return {
+        "green": sum(1 for r in rows if r["rag"] == "Green"),
+        "amber": sum(1 for r in rows if r["rag"] == "Amber"),
+        "red": sum(1 for r in rows if r["rag"] == "Red"),
+        "overridden": sum(1 for r in rows if r["rag_overridden"]),
+        "measures_not_rated": sum(1 for r in rows if r["measure_id"] and r["rag"] == NOT_MEASURED),
+        "services_in_pack": len(services),
+        "services_rated": len(rated),
+        "services_not_measured": len(services - rated),
+    }
+
+
+def format_money(value) -> str:
+    return "" if value is None else f"£{value:,.0f}"
+
+
+def format_duration(months) -> str:
+    if months is None:
+        return ""
+    return "1 month" if months == 1 else f"{months} months"
+
+
+def format_value(value, unit: str | None = None) -> str:
+    if value is None:
+        return ""
+    number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{number}%" if unit == "percent" else number
+
+
+def build_info(conn) -> dict:
+    return {row[0]: row[1] for row in conn.execute("SELECT key, value FROM build_info")}
+
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "data"
+
+
+def page_context(
+    conn, page: str, period: str | None = None, service_id: str | None = None, commissioner: str | None = None
+) -> dict:
+    """Everything one performance page shows. page is performance, performance/committee-pack or
+    performance/service."""
+    ctx = {
+        "page": page,
+        "synthetic": build_info(conn).get("synthetic") == "true",
+        "rule_version": RAG_RULE_VERSION,
+        "rule_text": RAG_RULE_TEXT,
+        "periods": periods_summary(conn),
+    }
+    ctx["latest"] = ctx["periods"][-1] if ctx["periods"] else None
+    if page == "performance":
+        ctx["gaps"] = coverage_gaps(conn)
+        ctx["templates"] = template_columns(DATA_DIR)
+        ctx["chart_data"] = chart_data(ctx["periods"])
+    elif page == "performance/committee-pack":
+        ctx.update(pack_for_period(conn, period, commissioner))
+    elif page == "performance/service":
+        ctx["history"] = service_history(conn, service_id) if service_id else None
+        ctx["service_id"] = service_id
+        ctx["services"] = _rows(conn, """
+            SELECT s.service_id, s.name, count(m.measure_id) AS measures FROM services s
+            LEFT JOIN measures m ON m.service_id = s.service_id GROUP BY s.service_id ORDER BY s.name""")
+    return ctx
+
+
+def chart_data(periods: list[dict]) -> dict:
+    """Long-form rows for the two Vega-Lite charts (RAG per period; change against the previous period)."""
+    rag = [
+        {"period": p["period"], "rating": label, "count": p[column], "order": i}
+        for p in periods
+        for i, (label, column) in enumerate([("Red", "red"), ("Amber", "amber"), ("Green", "green")])
+    ]
+    travel = [
+        {"period": p["period"], "direction": label, "count": p[label]}
+        for p in periods[1:]
+        for label in ("better", "same", "worse")
+    ]
+    return {"rag": rag, "travel": travel}
+
+
+def service_history(conn, service_id: str) -> dict | None:
+    service = _rows(conn, """
+        SELECT s.service_id, s.name, s.commissioner, s.start_date, s.end_date, s.annual_value_gbp, s.total_value_gbp,
+          o.name AS provider
+        FROM services s LEFT JOIN organizations o ON o.organization_id = s.organization_id WHERE s.service_id = ?""",
+        [service_id])
+    if not service:
+        return None
+    service[0]["annual_display"] = format_money(service[0]["annual_value_gbp"])
+    service[0]["total_display"] = format_money(service[0]["total_value_gbp"])
+    service[0]["duration_display"] = format_duration(duration_months(service[0]["start_date"], service[0]["end_date"]))
+    measures = _rows(conn, "SELECT * FROM measures WHERE service_id = ? ORDER BY name", [service_id])
+    for m in measures:
+        sql = "SELECT * FROM ratings WHERE measure_id = ? ORDER BY period_start"
+        m["history"] = _rows(conn, sql, [m["measure_id"]])
+        for r in m["history"]:
+            r["target_display"] = format_value(r["target"], m["unit"])
+            r["actual_display"] = format_value(r["actual"], m["unit"])
+            r["tolerance_display"] = format_value(r["tolerance"], m["unit"])
+    return {"service": service[0], "measures": measures}
+
+
+def coverage_gaps(conn) -> list[dict]:
+    return _rows(conn, "SELECT * FROM performance_coverage WHERE gap IS NOT NULL ORDER BY service_name")
+
+
+# --- synthetic demo ------------------------------------------------------------------------------------------------
+
+SYNTHETIC_PERIODS = ["2023-H1", "2023-H2", "2024-H1", "2024-H2", "2025-H1", "2025-H2"]
+SYNTHETIC_URL = "https://example.org/synthetic"
+# (name, unit, polarity, target range, tolerance as a share of the target)
+SYNTHETIC_MEASURES = [
+    ("Synthetic measure: referrals contacted within 48 hours", "percent", "higher-is-better", (70, 95), 0.06),
+    ("Synthetic measure: people supported", "people", "higher-is-better", (120, 1500), 0.1),
+    ("Synthetic measure: average days from referral to first session", "days", "lower-is-better", (5, 30), 0.2),
+    ("Synthetic measure: participants completing the programme", "percent", "higher-is-better", (50, 85), 0.08),
+    ("Synthetic measure: repeat referrals within 12 months", "percent", "lower-is-better", (10, 35), 0.15),
+]
+
+
+def _overlapping(service: dict) -> list[str]:
+    """The synthetic periods in which the service ran: a service is only ever rated while it runs."""
+    return [p for p in SYNTHETIC_PERIODS if services_in_period([service], p, set())]
+
+
+def synthesize(rng, size, context):
+    services = context.produced.get("services", [])
+    measures, results = [], []
+    latest = SYNTHETIC_PERIODS[-1]
+    for index, service in enumerate(services):
+        periods = _overlapping(service)
+        skip_latest = index % 12 == 5  # a few services have no rating for the latest period: the coverage list
+        chosen = rng.sample(SYNTHETIC_MEASURES, rng.randint(1, 3))
+        for n, (name, unit, polarity, (low, high), share) in enumerate(chosen):
+            measure_id = f"{service['service_id']}-m{n + 1}"
+            measures.append({
+                "measure_id": measure_id,
+                "service_id": service["service_id"],
+                "name": name,
+                "unit": unit,
+                "polarity": polarity,
+                "definition": "Synthetic definition for the demo database.",
+                "data_source": "Synthetic provider monitoring return",
+                "source_title": "Synthetic performance framework (scripts/generate_synthetic.py)",
+                "source_url": SYNTHETIC_URL,
+            })
+            target = round(rng.uniform(low, high))
+            tolerance = max(round(target * share), 1)
+            # a per-measure level that drifts, so ratings change between periods
+            level = rng.uniform(-2.0, 1.5)
+            for period in periods:
+                if period == latest and skip_latest:
+                    continue
+                level = max(min(level + rng.uniform(-1.0, 1.0), 2.5), -3.0)
+                gap = level * tolerance  # positive = better than target
+                actual = round(target + gap if polarity == "higher-is-better" else max(target - gap, 0), 1)
+                computed = compute_rag(target, actual, tolerance, polarity)
+                override, reason = None, None
+                if rng.random() < 0.03:
+                    override = rng.choice([r for r in RAG_RANK if r != computed])
+                    reason = "Synthetic override reason: data for one quarter of the period arrived late."
+                end = dt.date.fromisoformat(period_bounds(period)[1])
+                results.append({
+                    "measure_id": measure_id,
+                    "period": period,
+                    "target": target,
+                    "actual": actual,
+                    "tolerance": tolerance,
+                    "override_rag": override,
+                    "override_reason": reason,
+                    "commentary": rng.choice([
+                        "Synthetic commentary: on track.",
+                        "Synthetic commentary: staff vacancies reduced capacity.",
+                        "Synthetic commentary: demand higher than planned.",
+                        "",
+                    ]),
+                    "rated_on": (end + dt.timedelta(days=rng.randint(20, 75))).isoformat(),
+                    "approved_for_publication": "false" if rng.random() < 0.04 else "true",
+                    "source_title": f"Synthetic performance report {period}",
+                    "source_url": SYNTHETIC_URL,
+                })
+    return {"measures": measures, "measure_results": results}

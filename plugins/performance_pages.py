@@ -1,0 +1,38 @@
+"""Performance and RAG ratings (issue 5): data for /performance, /performance/committee-pack and
+/performance/service. The logic lives in scripts/publication/domains/performance.py; templates only display it."""
+
+from datasette import hookimpl
+
+from scripts.publication.domains import performance
+
+
+@hookimpl
+def extra_template_vars(template, request, datasette):
+    if not template.startswith("pages/performance") or request is None:
+        return {}
+
+    async def inner():
+        names = [n for n in datasette.databases if n != "_internal"]
+        usable = []
+        for name in names:
+            if "committee_pack" in await datasette.get_database(name).table_names():
+                usable.append(name)
+        if not usable:
+            return {"perf": None}
+        chosen = request.args.get("db")
+        db_name = chosen if chosen in usable else ("commissioning" if "commissioning" in usable else usable[0])
+        db = datasette.get_database(db_name)
+        perf = await db.execute_fn(
+            lambda conn: performance.page_context(
+                conn,
+                template.removeprefix("pages/").removesuffix(".html"),
+                request.args.get("period"),
+                request.args.get("service_id"),
+                request.args.get("commissioner"),
+            )
+        )
+        perf["db"] = db_name
+        perf["databases"] = usable
+        return {"perf": perf}
+
+    return inner
