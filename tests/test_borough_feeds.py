@@ -33,6 +33,7 @@ def number_or_none(text: str):
 async def test_borough_services_csv_round_trip(datasette, database, borough):
     response = await datasette.client.get(f"/{database}/borough_services.csv?borough={borough}&_size=max")
     assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
     downloaded = {row["service_id"]: row for row in csv.DictReader(io.StringIO(response.text))}
     conn = sqlite3.connect(db_path(database))
     conn.row_factory = sqlite3.Row

@@ -278,6 +278,9 @@ async def test_postcode_district_filter_covers_borough_and_local_delivery_points
 async def test_taxonomy_term_filter_and_taxonomy_listings(datasette, real_db_path):
     conn = sqlite3.connect(real_db_path)
     terms = await get_json(datasette, "/openreferral/taxonomy_terms")
+    term_schema = load("service.json")["properties"]["attributes"]["items"]["properties"]["taxonomy_term"]
+    term_validator = Draft202012Validator(term_schema, format_checker=FormatChecker())
+    assert [e for term in terms["contents"] for e in errors(term_validator, term)] == []
     assert terms["total_items"] == conn.execute("SELECT count(*) FROM service_area_taxonomy").fetchone()[0]
     taxonomies = await get_json(datasette, "/openreferral/taxonomies")
     assert [t["id"] for t in taxonomies["contents"]] == [oruk.TAXONOMY_ID]

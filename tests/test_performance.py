@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import random
 import sqlite3
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -307,32 +309,44 @@ def test_coverage_lists_services_without_a_latest_rating(synthetic_db_path):
 PACK_ROWS = "//table[@id='pack-table']/tbody/tr"
 
 
+class Response:
+    def __init__(self, status_code: int, text: str):
+        self.status_code, self.text = status_code, text
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def get(server: str, path: str) -> Response:
+    """A plain HTTP GET against the live server (the browser tests' Playwright loop rules out datasette.client)."""
+    with urllib.request.urlopen(server + path, timeout=60) as response:
+        return Response(response.status, response.read().decode("utf-8"))
+
+
 def parse(text: str):
     return html.fromstring(text)
 
 
-@pytest.mark.asyncio(loop_scope="session")
-async def test_real_committee_pack_shows_the_empty_state(datasette, real_db_path):
+def test_real_committee_pack_shows_the_empty_state(live_server, real_db_path):
     (period,) = [p["period"] for p in rows(real_db_path, "select period from performance_periods")]
-    response = await datasette.client.get("/performance/committee-pack")
+    response = get(live_server, "/performance/committee-pack")
     assert response.status_code == 200
     assert f"No ratings published yet for period {period}." in response.text
     doc = parse(response.text)
     assert {tr.get("data-rag") for tr in doc.xpath(PACK_ROWS)} == {"Not measured"}
-    overview = await datasette.client.get("/performance")
+    overview = get(live_server, "/performance")
     assert f"No ratings published yet for period {period}." in overview.text
     assert "measure_results.csv" in overview.text
 
 
-@pytest.mark.asyncio(loop_scope="session")
-async def test_synthetic_committee_pack_html_and_csv_match_the_rows(datasette, synthetic_db_path):
+def test_synthetic_committee_pack_html_and_csv_match_the_rows(live_server, synthetic_db_path):
     periods = [p["period"] for p in rows(synthetic_db_path, "select * from performance_periods order by period_start")]
     period = periods[-2]
     expected = [
         (r["service_id"], r["measure_id"] or "", r["rag"])
         for r in rows(synthetic_db_path, "select * from committee_pack where period = ? order by rowid", [period])
     ]
-    response = await datasette.client.get(f"/performance/committee-pack?db=synthetic_demo&period={period}")
+    response = get(live_server, f"/performance/committee-pack?db=synthetic_demo&period={period}")
     assert response.status_code == 200
     doc = parse(response.text)
     shown = [(tr.get("data-service-id"), tr.get("data-measure-id"), tr.get("data-rag"))
@@ -348,26 +362,24 @@ async def test_synthetic_committee_pack_html_and_csv_match_the_rows(datasette, s
     rated = {e[0] for e in expected if e[2] != "Not measured"}
     assert counts["not-measured"] == len({e[0] for e in expected} - rated)
     csv_href = doc.xpath("//a[@id='pack-csv']")[0].get("href")
-    download = await datasette.client.get(csv_href)
+    download = get(live_server, csv_href)
     assert download.status_code == 200
     table = list(csv.DictReader(download.text.splitlines()))
     assert [(r["service_id"], r["measure_id"], r["rag"]) for r in table] == expected
     assert {r["period"] for r in table} == {period}
-    query = await datasette.client.get(f"/synthetic_demo/committee_pack_for_period.json?period={period}&_shape=array")
+    query = get(live_server, f"/synthetic_demo/committee_pack_for_period.json?period={period}&_shape=array")
     assert len(query.json()) == len(expected)
 
 
-@pytest.mark.asyncio(loop_scope="session")
-async def test_bad_period_in_the_address_falls_back_with_a_message(datasette):
-    response = await datasette.client.get("/performance/committee-pack?db=synthetic_demo&period=2025-Q3")
+def test_bad_period_in_the_address_falls_back_with_a_message(live_server):
+    response = get(live_server, "/performance/committee-pack?db=synthetic_demo&period=2025-Q3")
     assert response.status_code == 200
     assert "not a period in YYYY-H1 or YYYY-H2 form" in response.text
 
 
-@pytest.mark.asyncio(loop_scope="session")
-async def test_service_history_shows_rag_and_direction(datasette, synthetic_db_path):
+def test_service_history_shows_rag_and_direction(live_server, synthetic_db_path):
     (worse,) = rows(synthetic_db_path, "select * from ratings where direction_of_travel = 'worse' limit 1")
-    response = await datasette.client.get(f"/performance/service?db=synthetic_demo&service_id={worse['service_id']}")
+    response = get(live_server, f"/performance/service?db=synthetic_demo&service_id={worse['service_id']}")
     doc = parse(response.text)
     table = doc.xpath(f"//table[@data-measure-id='{worse['measure_id']}']")[0]
     sql = "select * from ratings where measure_id = ? order by period_start"
@@ -378,11 +390,10 @@ async def test_service_history_shows_rag_and_direction(datasette, synthetic_db_p
     assert "Worse" in row.text_content() and worse["rag"] in row.text_content()
 
 
-@pytest.mark.asyncio(loop_scope="session")
-async def test_overview_lists_the_coverage_gaps(datasette, synthetic_db_path):
+def test_overview_lists_the_coverage_gaps(live_server, synthetic_db_path):
     gaps = [r["service_id"] for r in rows(
         synthetic_db_path, "select service_id from performance_coverage where gap is not null order by service_name")]
-    response = await datasette.client.get("/performance?db=synthetic_demo")
+    response = get(live_server, "/performance?db=synthetic_demo")
     doc = parse(response.text)
     assert [tr.get("data-service-id") for tr in doc.xpath("//table[@id='coverage-table']/tbody/tr")] == gaps
     assert "perf-chart-data" in response.text

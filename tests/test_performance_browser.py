@@ -90,9 +90,11 @@ def test_overview_draws_the_charts(page, live_server, screenshot, check_accessib
     screenshot(page, "performance_overview_synthetic")
 
 
-def test_service_history_page(page, live_server, check_accessibility, screenshot):
+def test_service_history_page(page, live_server, check_accessibility, screenshot, synthetic_db_path):
+    (service_id,) = sqlite3.connect(synthetic_db_path).execute(
+        "select service_id from ratings where direction_of_travel is not null order by service_id limit 1").fetchone()
     page.goto(live_server + "/performance/service?db=synthetic_demo")
-    page.select_option("#perf-service", index=0)
+    page.select_option("#perf-service", service_id)
     page.click("input[type=submit]")
     page.wait_for_selector("table[data-measure-id]")
     assert page.locator("table[data-measure-id] tbody tr .rag").count() > 0

@@ -60,6 +60,10 @@ def test_service_page_renders_with_area_map(page, live_server, screenshot, check
 @pytest.mark.parametrize("name,path,status", [
     ("services_near_me", "/synthetic_demo/-/services-near-me?q=SE1", 200),
     ("services_near_me_unknown", "/commissioning/-/services-near-me?q=AB10", 400),
+    ("services_near_me_real", "/commissioning/-/services-near-me?q=CR0", 200),
+    ("services_near_me_form", "/commissioning/-/services-near-me", 200),
+    ("service_page_no_named_boroughs", "/commissioning/services/borough-capacity-building", 200),
+    ("service_delivery_points_synthetic", "/synthetic_demo/service_delivery_points", 200),
     ("services_needing_review", "/commissioning/services_needing_review", 200),
     ("report_an_inaccuracy", "/report-an-inaccuracy?service=myends", 200),
     ("services_data", "/services-data", 200),

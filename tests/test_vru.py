@@ -380,3 +380,10 @@ def test_areas_with_the_same_phase_note_and_source_are_grouped():
              {**base, "area_note": "other", "gss_code": "E09000030", "borough": "Tower Hamlets"}]
     groups = vru.group_areas(areas)
     assert [[b["name"] for b in g["boroughs"]] for g in groups] == [["Brent", "Croydon"], ["Tower Hamlets"]]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_homepage_links_the_vru_dashboards(datasette):
+    response = await datasette.client.get("/")
+    assert 'href="/-/dashboards/vru"' in response.text
+    assert 'href="/-/dashboards/vru-synthetic"' in response.text

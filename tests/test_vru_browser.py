@@ -79,3 +79,11 @@ def test_single_chart_page_draws_and_passes_axe(page, live_server, screenshot, c
     assert page.locator("a", has_text="SQL behind this chart").count() == 1
     check_accessibility(page)
     screenshot(page, f"chart_{dashboard}_{chart}")
+
+
+def test_dashboard_list_links_both_vru_dashboards_and_passes_axe(page, live_server, check_accessibility):
+    response = page.goto(f"{live_server}/-/dashboards")
+    assert response.status == 200
+    for slug in ("vru", "vru-synthetic"):
+        assert page.locator(f"a[href$='/-/dashboards/{slug}']").count() >= 1
+    check_accessibility(page)

@@ -6,7 +6,7 @@ Each build compares the services and opportunities it is about to publish with t
 - `added` / `removed`: one row per service or opportunity, `field` empty;
 - `changed`: one row per changed field, with the old and the new value as text.
 
-The first build (no previous database, or one without the tables) records everything as added. Nothing changes when
+The first build (no previous database, or one from before the change log existed) records everything as added. Nothing changes when
 the data does not change, so rebuilding the same data twice gives the same table. Only the columns of the source CSV
 files are compared (derived columns depend on the build date), plus one derived list per entity: the GSS codes of the
 boroughs it covers, because that is what a borough directory needs to know.
@@ -146,6 +146,9 @@ def derive(db, context) -> None:
         return resource.field_names if resource is not None else table_columns(db.conn, tracked.table)
 
     previous = open_previous(context.previous_db)
+    if previous is not None and set(COLUMNS) - set(table_columns(previous, "changes")):
+        previous.close()  # a database from before the change log: the log starts here, as on a first build
+        previous = None
     try:
         history = previous_history(previous)
         new_rows = compute_changes(db.conn, previous, fields_for)
@@ -198,4 +201,16 @@ def check(db) -> list:
     ).fetchall()
     for (change_id,) in bad:
         problems.append(Problem("changes", change_id, "change", "malformed change-log row"))
+    # Every published service and opportunity was last recorded as added, not removed (so each has a last_modified).
+    for tracked in TRACKED:
+        if tracked.key not in table_columns(db.conn, tracked.table):
+            continue
+        missing = db.execute(
+            f"SELECT t.[{tracked.key}] FROM [{tracked.table}] t WHERE coalesce((SELECT c.change FROM changes c "
+            f"WHERE c.entity = ? AND c.entity_id = t.[{tracked.key}] AND c.change IN ('added', 'removed') "
+            f"ORDER BY c.change_id DESC LIMIT 1), 'none') != 'added' LIMIT 5",
+            [tracked.entity],
+        ).fetchall()
+        for (key,) in missing:
+            problems.append(Problem("changes", 0, "entity_id", f"{tracked.entity} {key} has no 'added' entry"))
     return problems
