@@ -18,7 +18,9 @@ def extra_template_vars(database, table, view_name, request, datasette):
         if "service_areas" not in tables:
             return {}
         if view_name == "table":
-            summary = await db.execute_fn(services.coverage_summary)
+            # Plain equality filters of the directory (?service_area=vawg) narrow the coverage map and its table.
+            filters = {c: request.args.get(c) for c in services.FILTER_COLUMNS if request.args.get(c)}
+            summary = await db.execute_fn(lambda conn: services.coverage_summary(conn, filters))
             return {"services_coverage": summary}
         service_id = tilde_decode(request.url_vars.get("pks", ""))
         detail = await db.execute_fn(lambda conn: services.service_detail(conn, service_id))

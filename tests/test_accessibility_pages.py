@@ -181,3 +181,31 @@ def test_accessibility_statement_matches_what_the_tests_check(page, live_server)
     for path in ("/", "/commissioning", "/commissioning/boroughs", "/synthetic_demo/funding_decisions"):
         page.goto(live_server + path)
         assert page.locator("footer a[href='/accessibility']").count() == 1, path
+
+
+def test_shift_enter_runs_the_query_from_the_editor(page, live_server):
+    page.goto(live_server + "/commissioning")
+    page.locator(".CodeMirror textarea").focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("select 6 * 7 as answer")
+    with page.expect_navigation():
+        page.keyboard.press("Shift+Enter")
+    assert page.locator("table.rows-and-columns td.col-answer").inner_text().strip() == "42"
+
+
+def test_a_wide_table_scrolls_with_the_keyboard(page, live_server):
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(live_server + "/commissioning/borough_population")
+    wrapper = page.locator(".table-wrapper")
+    assert wrapper.evaluate("w => w.scrollWidth > w.clientWidth"), "expected a table wider than the window"
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.classList.contains('table-wrapper')"):
+            break
+    else:
+        pytest.fail("Tab never reached the scrolling table")
+    assert page.evaluate("document.activeElement.getAttribute('role')") == "region"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')")
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    assert wrapper.evaluate("w => w.scrollLeft") > 0

@@ -186,3 +186,34 @@ async def test_modified_after_returns_exactly_the_services_changed_since(builds)
     assert (await datasette.client.get(f"/openreferral/services/{other}")).json()["last_modified"] == (
         "2026-11-25T00:00:00Z"
     )
+
+
+def test_a_database_from_before_the_change_log_counts_as_a_first_build(builds, tmp_path):
+    out = tmp_path / "commissioning.db"
+    shutil.copyfile(builds["copies"]["fourth"], out)
+    conn = sqlite3.connect(out)
+    conn.execute("DROP TABLE changes")
+    conn.commit()
+    conn.close()
+    build(ROOT / "data", out, "2026-12-10")
+    rows = change_rows(out)
+    assert rows and {(r[1], r[5]) for r in rows} == {("2026-12-10", "added")}
+
+
+def test_check_finds_published_rows_without_an_added_entry():
+    import sqlite_utils
+
+    db = sqlite_utils.Database(memory=True)
+    db["services"].insert_all([{"service_id": "a"}, {"service_id": "b"}], pk="service_id")
+    db["changes"].create(changes.COLUMNS, pk="change_id")
+    db["changes"].insert_all([
+        {"change_id": 1, "build_date": "2026-11-25", "entity": "service", "entity_id": "a", "change": "added"},
+        {"change_id": 2, "build_date": "2026-11-25", "entity": "service", "entity_id": "b", "change": "added"},
+        {"change_id": 3, "build_date": "2026-12-01", "entity": "service", "entity_id": "b", "change": "removed"},
+        {"change_id": 4, "build_date": "2026-12-01", "entity": "service", "entity_id": "a", "change": "changed"},
+    ])
+    problems = changes.check(db)
+    assert [p.reason for p in problems] == [
+        "malformed change-log row",  # change_id 4: changed without a field
+        "service b has no 'added' entry",
+    ]

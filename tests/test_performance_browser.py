@@ -92,7 +92,7 @@ def test_overview_draws_the_charts(page, live_server, screenshot, check_accessib
 
 def test_service_history_page(page, live_server, check_accessibility, screenshot, synthetic_db_path):
     (service_id,) = sqlite3.connect(synthetic_db_path).execute(
-        "select service_id from ratings where direction_of_travel is not null order by service_id limit 1").fetchone()
+        "select service_id from ratings where direction_of_travel = 'worse' order by service_id limit 1").fetchone()
     page.goto(live_server + "/performance/service?db=synthetic_demo")
     page.select_option("#perf-service", service_id)
     page.click("input[type=submit]")
@@ -110,3 +110,19 @@ def test_pack_prints_without_the_form(page, live_server, screenshot):
     assert not page.locator("header").is_visible()
     assert page.locator("#pack-table").is_visible()
     screenshot(page, "performance_committee_pack_print")
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("performance-synthetic", r"\d+ ratings in \d+ periods; latest period \d{4}-H[12]: \d+ Green"),
+    ("performance", r"No ratings published yet for period \d{4}-H[12]\."),
+])
+def test_performance_dashboards(page, live_server, screenshot, check_accessibility, name, expected):
+    response = page.goto(live_server + f"/-/dashboards/{name}")
+    assert response.status == 200
+    page.wait_for_selector(".vega-embed svg", timeout=30_000)
+    assert re.search(expected, page.locator("main").inner_text())
+    if name == "performance-synthetic":
+        page.wait_for_selector(".vega-embed svg .mark-rect path", timeout=30_000)
+        assert page.locator(".vega-embed svg .mark-rect path").count() > 10
+    check_accessibility(page)
+    screenshot(page, f"dashboard_{name}")

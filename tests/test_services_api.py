@@ -143,3 +143,31 @@ async def test_review_list_is_public(datasette):
     assert response.status_code == 200
     rows = response.json()
     assert rows and all(r["reason"] in ("review overdue", "not verified for six months") for r in rows)
+
+
+@pytest.mark.parametrize("filters", [{}, {"service_area": "vawg"}, {"commissioner": "VRU", "status": "active"}])
+async def test_coverage_canned_query_matches_the_python_summary(datasette, synthetic_db_path, filters):
+    from scripts.publication.domains import services
+
+    params = {c: filters.get(c, "") for c in services.FILTER_COLUMNS}
+    response = await datasette.client.get("/synthetic_demo/service_coverage.json", params={**params, "_shape": "array"})
+    assert response.status_code == 200
+    served = {r["gss_code"]: r for r in response.json()}
+    assert len(served) == 33
+    python = services.coverage_rows(sqlite3.connect(synthetic_db_path), filters)
+    for row in python:
+        assert {k: served[row["gss_code"]][k] for k in row} == row
+    db = sqlite3.connect(synthetic_db_path)
+    where = " and ".join(f"s.{c} = ?" for c in filters) or "1"
+    expected = dict(db.execute(
+        f"select a.gss_code, count(*) from service_areas a join services s using (service_id) where {where} "
+        "group by a.gss_code", list(filters.values())))
+    assert {code: r["services_count"] for code, r in served.items()} == {c: expected.get(c, 0) for c in served}
+
+
+async def test_services_page_coverage_follows_the_directory_filter(datasette, synthetic_db_path):
+    (count,) = sqlite3.connect(synthetic_db_path).execute(
+        "select count(*) from services where service_area = 'vawg'").fetchone()
+    response = await datasette.client.get("/synthetic_demo/services?service_area=vawg")
+    assert f"{count} services match the filters." in response.text
+    assert "service_coverage.json?service_area=vawg&amp;commissioner=&amp;status=" in response.text

@@ -74,3 +74,16 @@ def test_services_pages_pass_axe(page, live_server, screenshot, check_accessibil
     assert page.locator("main h1").count() == 1
     check_accessibility(page)
     screenshot(page, name)
+
+
+def test_filtered_directory_filters_both_maps(page, live_server, screenshot, synthetic_db_path):
+    db = sqlite3.connect(synthetic_db_path)
+    (points,) = db.execute("select count(*) from service_delivery_points where service_area = 'vawg'").fetchone()
+    (total,) = db.execute("select count(*) from service_delivery_points").fetchone()
+    assert 0 < points < total
+    page.goto(live_server + "/synthetic_demo/services?service_area=vawg")
+    page.wait_for_function("document.querySelector('#services-points-map').dataset.points !== undefined", timeout=30_000)
+    assert int(page.get_attribute("#services-points-map", "data-points")) == points
+    page.wait_for_selector("#services-coverage-map path.leaflet-interactive")
+    assert page.locator("#services-coverage-map path.leaflet-interactive").count() >= 33
+    screenshot(page, "services_synthetic_vawg_maps")

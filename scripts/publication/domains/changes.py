@@ -6,10 +6,10 @@ Each build compares the services and opportunities it is about to publish with t
 - `added` / `removed`: one row per service or opportunity, `field` empty;
 - `changed`: one row per changed field, with the old and the new value as text.
 
-The first build (no previous database, or one from before the change log existed) records everything as added. Nothing changes when
-the data does not change, so rebuilding the same data twice gives the same table. Only the columns of the source CSV
-files are compared (derived columns depend on the build date), plus one derived list per entity: the GSS codes of the
-boroughs it covers, because that is what a borough directory needs to know.
+The first build (no previous database, or one from before the change log existed) records everything as added.
+Nothing changes when the data does not change, so rebuilding the same data twice gives the same table. Only the
+columns of the source CSV files are compared (derived columns depend on the build date), plus one derived list per
+entity: the GSS codes of the boroughs it covers, because that is what a borough directory needs to know.
 """
 
 from __future__ import annotations

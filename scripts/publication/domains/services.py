@@ -108,8 +108,8 @@ JOIN locations l ON l.location_id = sal.location_id
 WHERE l.latitude IS NOT NULL AND l.longitude IS NOT NULL
 """
 
-COVERAGE_VIEW = """
-CREATE VIEW service_coverage_by_borough AS
+# Coverage per borough. {filters} narrows the services counted (the services page's filters); the view has none.
+COVERAGE_SELECT = """
 SELECT
   b.gss_code,
   b.name AS borough,
@@ -119,14 +119,20 @@ SELECT
   COALESCE(SUM(s.coverage = 'boroughs' AND s.borough_count = 1 AND s.total_value_gbp IS NOT NULL), 0)
     AS single_borough_services_with_value_count,
   SUM(CASE WHEN s.coverage = 'boroughs' AND s.borough_count = 1 THEN s.total_value_gbp END)
-    AS single_borough_total_value_gbp,
-  b.geometry
+    AS single_borough_total_value_gbp{geometry}
 FROM boroughs b
 LEFT JOIN service_areas a ON a.gss_code = b.gss_code
-LEFT JOIN services s ON s.service_id = a.service_id
+LEFT JOIN services s ON s.service_id = a.service_id{filters}
 GROUP BY b.gss_code
 ORDER BY b.gss_code
 """
+COVERAGE_VIEW = "CREATE VIEW service_coverage_by_borough AS" + COVERAGE_SELECT.format(
+    geometry=",\n  b.geometry", filters=""
+)
+FILTER_COLUMNS = ("service_area", "commissioner", "status")
+# The same filters as the canned query `service_coverage` in metadata.yml (blank = any).
+COVERAGE_FILTERS = "".join(f"\n  AND (:{c} = '' OR s.{c} = :{c})" for c in FILTER_COLUMNS)
+
 
 REVIEW_VIEW = """
 CREATE VIEW services_needing_review AS
@@ -495,27 +501,37 @@ def money(value) -> str:
     return "" if value is None else f"£{value:,.0f}"
 
 
-def coverage_summary(conn) -> dict:
-    """Rows of service_coverage_by_borough (without geometry) and a one-paragraph summary of them."""
-    rows = _rows(conn, "SELECT gss_code, borough, services_count, active_services_count, "
-                 "borough_specific_services_count, single_borough_services_with_value_count, "
-                 "single_borough_total_value_gbp "
-                 "FROM service_coverage_by_borough ORDER BY borough")
+def coverage_rows(conn, filters: dict | None = None) -> list[dict]:
+    """Coverage per borough (without geometry), counting only services matching filters (column -> value)."""
+    params = {c: (filters or {}).get(c) or "" for c in FILTER_COLUMNS}
+    sql = COVERAGE_SELECT.format(geometry="", filters=COVERAGE_FILTERS)
+    return sorted(_rows(conn, sql, params), key=lambda r: r["borough"])
+
+
+def coverage_summary(conn, filters: dict | None = None) -> dict:
+    """Coverage rows for the table alternative and a one-paragraph summary of them, for the services matching
+    filters (service_area, commissioner, status; blank or missing = any)."""
+    filters = {c: v for c, v in (filters or {}).items() if c in FILTER_COLUMNS and v}
+    rows = coverage_rows(conn, filters)
+    where = " AND ".join(f"{c} = :{c}" for c in filters) or "1"
     totals = _rows(conn, "SELECT COUNT(*) AS services, COALESCE(SUM(coverage = 'london-wide'), 0) AS london_wide, "
                    "COALESCE(SUM(coverage = 'boroughs' AND borough_count > 0), 0) AS named, "
                    "COALESCE(SUM(borough_count = 0), 0) AS unnamed, "
                    "COALESCE(SUM(delivery_point_count > 0), 0) AS placed "
-                   "FROM services")[0]
-    unplaced = _rows(conn, "SELECT service_id, name FROM services WHERE borough_count = 0 ORDER BY name")
+                   f"FROM services WHERE {where}", filters)[0]
+    unplaced = _rows(conn, f"SELECT service_id, name FROM services WHERE borough_count = 0 AND {where} ORDER BY name",
+                     filters)
     counts = _rows(conn, "SELECT (SELECT COUNT(*) FROM service_delivery_points) AS points, "
                    "(SELECT COUNT(*) FROM locations) AS locations")[0]
+    base = {"rows": rows, "unplaced": unplaced, "totals": totals, "filters": filters, **counts}
     if not totals["services"]:
-        return {"rows": rows, "summary": "No services are listed yet.", "unplaced": [], "totals": totals, **counts}
+        return {**base, "summary": "No services match." if filters else "No services are listed yet."}
     ranked = sorted(rows, key=lambda r: (-r["services_count"], r["borough"]))
     most, least = ranked[0], ranked[-1]
     with_money = [r for r in rows if r["single_borough_total_value_gbp"] is not None]
+    matching = "match the filters" if filters else "are listed"
     parts = [
-        f"{totals['services']} services are listed. {totals['london_wide']} cover all of London and count in each of "
+        f"{totals['services']} services {matching}. {totals['london_wide']} cover all of London and count in each of "
         f"the 33 boroughs; {totals['named']} name the boroughs they work in",
     ]
     if totals["unnamed"]:
@@ -536,7 +552,7 @@ def coverage_summary(conn) -> dict:
         parts.append("No service that works in a single borough has a stated total value, so the map cannot be shaded "
                      "by money.")
     parts.append(f"{totals['placed']} services have a public delivery point with coordinates.")
-    return {"rows": rows, "summary": " ".join(parts), "unplaced": unplaced, "totals": totals, **counts}
+    return {**base, "summary": " ".join(parts)}
 
 
 def service_detail(conn, service_id: str, today: dt.date | None = None) -> dict | None:
