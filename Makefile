@@ -8,7 +8,7 @@ N ?= 300
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: install build build-real demo inspect serve test lint browser-deps benchmark clean
+.PHONY: install build build-real demo inspect serve test lint browser-deps benchmark docker clean
 
 $(VENV)/.installed: pyproject.toml scripts/requirements.py
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,12 @@ build: build-real demo
 serve: build
 	$(BIN)/python -m scripts.site -h $(HOST) -p $(PORT)
 
-# Debian's chromium for the browser tests (Playwright's own browser download is not reachable).
+# Debian's chromium for the browser tests (Playwright's own browser download is not reachable), and nginx for the
+# scale-out test (tests/test_scale_out.py).
 browser-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; fi; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core nginx-light >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core nginx-light >/dev/null; fi; \
 	fi
 
 lint: install
@@ -51,8 +52,15 @@ test: build browser-deps
 	$(BIN)/ruff check scripts plugins tests
 	$(BIN)/python -m pytest -q || [ $$? -eq 5 ]  # 5 = no tests collected
 
+# Full-size benchmark (100,000 services; figures into docs/benchmark.md). Smaller: make benchmark BENCH_SERVICES=20000
+BENCH_SERVICES ?= 100000
 benchmark: build
-	$(BIN)/python -m scripts.benchmark
+	$(BIN)/python -m scripts.benchmark --services $(BENCH_SERVICES)
+	$(BIN)/python -m scripts.scale_out --replicas 1 2
+
+# The deployable image: pinned packages and the baked, immutable databases (docs/deployment.md).
+docker: build
+	docker build -t london-commissioning-data .
 
 clean:
 	rm -rf build

@@ -67,6 +67,19 @@ def test_periods_and_durations():
     assert perf.duration_months("2019-04-01", None) is None
 
 
+def test_which_services_ran_in_a_period():
+    start, end = perf.period_bounds("2025-H1")
+    assert perf.ran_in_period({"start_date": "2024-04-01", "end_date": "2025-01-01"}, start, end)
+    assert not perf.ran_in_period({"start_date": "2024-04-01", "end_date": "2024-12-31"}, start, end)
+    assert not perf.ran_in_period({"start_date": "2025-07-01", "end_date": None, "status": "planned"}, start, end)
+    assert perf.ran_in_period({"start_date": "2025-06-30", "end_date": None, "status": "active"}, start, end)
+    assert perf.ran_in_period({"start_date": None, "end_date": None, "status": "unknown"}, start, end)
+    assert not perf.ran_in_period({"start_date": None, "end_date": None, "status": "ended"}, start, end)
+    rated = perf.services_in_period([{"service_id": "x", "start_date": "2020-01-01", "end_date": "2020-12-31"}],
+                                    "2025-H1", {"x"})
+    assert [s["service_id"] for s in rated] == ["x"]  # a rating in the period puts the service in the pack
+
+
 def result(measure_id, period, target, actual, tolerance=5, override=None, reason=None):
     return {
         "measure_id": measure_id, "period": period, "target": target, "actual": actual, "tolerance": tolerance,
@@ -101,6 +114,37 @@ def test_direction_skips_a_gap_period():
     rows = perf.build_ratings(supplied, {"m": "higher-is-better"})
     assert rows[1]["previous_period"] == "2024-H2"
     assert rows[1]["direction_of_travel"] is None
+
+
+def test_pack_summary_and_coverage_from_hand_made_rows():
+    services = [
+        {"service_id": "a", "name": "A", "start_date": "2024-01-01", "end_date": None, "status": "active"},
+        {"service_id": "b", "name": "B", "start_date": None, "end_date": None, "status": "unknown"},  # no measure
+        {"service_id": "c", "name": "C", "start_date": "2020-01-01", "end_date": "2021-12-31", "status": "ended"},
+    ]
+    measures = {
+        "a": [{"measure_id": "a1", "service_id": "a", "name": "M1", "unit": "percent"},
+              {"measure_id": "a2", "service_id": "a", "name": "M2", "unit": "days"}],
+        "c": [{"measure_id": "c1", "service_id": "c", "name": "M3", "unit": "people"}],
+    }
+    ratings = perf.build_ratings(
+        [result("a1", "2025-H1", 80, 70), result("a1", "2025-H2", 80, 90), result("a2", "2025-H1", 10, 9)],
+        {"a1": "higher-is-better", "a2": "lower-is-better"},
+    )
+    by_key = {(r["measure_id"], r["period"]): r for r in ratings}
+    pack = perf.build_pack(services, measures, by_key, ["2025-H1", "2025-H2"])
+    h2 = [(r["service_id"], r["measure_id"], r["rag"]) for r in pack if r["period"] == "2025-H2"]
+    assert h2 == [("a", "a1", "Green"), ("a", "a2", "Not measured"), ("b", None, "Not measured")]  # c had ended
+    summary = {s["period"]: s for s in perf.summarise_periods(pack, ["2025-H1", "2025-H2"], "2025-H2")}
+    h1, h2s = summary["2025-H1"], summary["2025-H2"]
+    assert (h1["red"], h1["green"], h1["services_not_measured"]) == (1, 1, 1)
+    assert (h2s["better"], h2s["measures_not_rated"], h2s["is_latest"]) == (1, 1, 1)
+    assert perf.pack_counts([r for r in pack if r["period"] == "2025-H2"]) == {
+        "green": 1, "amber": 0, "red": 0, "overridden": 0, "measures_not_rated": 1,
+        "services_in_pack": 2, "services_rated": 1, "services_not_measured": 1,
+    }
+    gaps = {r["service_id"]: r["gap"] for r in perf.build_coverage(services, measures, by_key, "2025-H2")}
+    assert gaps == {"a": "1 of 2 measures not rated for 2025-H2", "b": "no measure", "c": None}
 
 
 def test_synthesize_fills_every_service_with_varied_ratings():
@@ -397,3 +441,14 @@ def test_overview_lists_the_coverage_gaps(live_server, synthetic_db_path):
     doc = parse(response.text)
     assert [tr.get("data-service-id") for tr in doc.xpath("//table[@id='coverage-table']/tbody/tr")] == gaps
     assert "perf-chart-data" in response.text
+
+
+def test_real_service_page_says_no_measures_and_homepage_links_here(live_server, real_db_path):
+    (service,) = rows(real_db_path, "select service_id, name from services order by service_id limit 1")
+    response = get(live_server, f"/performance/service?service_id={service['service_id']}")
+    assert "No performance measures published yet for this service" in response.text
+    assert service["name"] in parse(response.text).xpath("string(//main//h1)")
+    unknown = get(live_server, "/performance/service?service_id=no-such-service")
+    assert "There is no service with the identifier no-such-service" in unknown.text
+    home = parse(get(live_server, "/").text)
+    assert home.xpath("//ul[@class='start-grid']//a[@href='/performance']")

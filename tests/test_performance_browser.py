@@ -59,10 +59,11 @@ def test_rag_shapes_have_at_least_3_to_1_contrast(page, live_server):
     page.goto(live_server + "/performance?db=synthetic_demo")
     background = parse_colour(page.evaluate("getComputedStyle(document.body).backgroundColor"))
     fills = page.evaluate(
-        "Array.from(document.querySelectorAll('.rag-key .rag svg > :first-child'))"
+        "Array.from(document.querySelectorAll('#rag-symbols symbol > :first-child'))"
         ".map(e => e.getAttribute('fill') === '#fff' ? e.getAttribute('stroke') : e.getAttribute('fill'))"
     )
     assert len(fills) == 4
+    assert page.locator(".rag-key .rag svg use").count() == 4  # each badge in the key uses one of the shapes
     for fill in fills:
         assert contrast(parse_colour(fill), background) >= 3, fill
 

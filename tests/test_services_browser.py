@@ -21,7 +21,10 @@ def test_synthetic_services_page_shows_delivery_point_markers(page, live_server,
     page.wait_for_selector("#services-coverage-map path.leaflet-interactive")
     assert page.locator("#services-coverage-map path.leaflet-interactive").count() >= 33
     check_accessibility(page)
-    screenshot(page, "services_synthetic_maps")
+    full = screenshot(page, "services_synthetic_maps")
+    detail = full.with_name("services_synthetic_maps_detail.png")
+    page.locator(".services-maps").screenshot(path=str(detail))
+    assert detail.stat().st_size > 10_000
 
 
 def test_real_services_page_shows_coverage_polygons_and_honest_empty_state(page, live_server, screenshot,
@@ -38,7 +41,10 @@ def test_real_services_page_shows_coverage_polygons_and_honest_empty_state(page,
     page.check("#measure-money")
     page.wait_for_function("document.querySelector('#coverage-legend').innerText.includes('£')")
     check_accessibility(page)
-    screenshot(page, "services_real_coverage_map")
+    full = screenshot(page, "services_real_coverage_map")
+    detail = full.with_name("services_real_coverage_map_detail.png")
+    page.locator(".services-maps").screenshot(path=str(detail))
+    assert detail.stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("name,path", [
@@ -54,7 +60,8 @@ def test_service_page_renders_with_area_map(page, live_server, screenshot, check
     assert page.locator("a", has_text="Report an inaccuracy").count() == 1
     assert "Last verified" in page.inner_text("main")
     check_accessibility(page)
-    screenshot(page, name)
+    full = screenshot(page, name)
+    page.locator("#service-area-map").screenshot(path=str(full.with_name(f"{name}_map.png")))
 
 
 @pytest.mark.parametrize("name,path,status", [
@@ -82,7 +89,8 @@ def test_filtered_directory_filters_both_maps(page, live_server, screenshot, syn
     (total,) = db.execute("select count(*) from service_delivery_points").fetchone()
     assert 0 < points < total
     page.goto(live_server + "/synthetic_demo/services?service_area=vawg")
-    page.wait_for_function("document.querySelector('#services-points-map').dataset.points !== undefined", timeout=30_000)
+    drawn = "document.querySelector('#services-points-map').dataset.points !== undefined"
+    page.wait_for_function(drawn, timeout=30_000)
     assert int(page.get_attribute("#services-points-map", "data-points")) == points
     page.wait_for_selector("#services-coverage-map path.leaflet-interactive")
     assert page.locator("#services-coverage-map path.leaflet-interactive").count() >= 33

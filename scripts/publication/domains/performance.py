@@ -190,14 +190,20 @@ def build_ratings(results: list[dict], polarity_of: dict[str, str]) -> list[dict
     return rows
 
 
+def ran_in_period(service: dict, start: str, end: str) -> bool:
+    """Whether a service ran in the period: its dates overlap it; an unknown start counts as overlapping; an unknown
+    end counts as overlapping unless the service's status says it has ended (then it cannot be placed in time)."""
+    if service.get("start_date") and service["start_date"] > end:
+        return False
+    if service.get("end_date"):
+        return service["end_date"] >= start
+    return service.get("status") != "ended"
+
+
 def services_in_period(services: list[dict], period: str, rated_services: set[str]) -> list[dict]:
-    """Services whose dates overlap the period (unknown dates count as overlapping), plus any rated in it."""
+    """Services that ran in the period (ran_in_period), plus any rated in it."""
     start, end = period_bounds(period)
-    return [
-        s for s in services
-        if s["service_id"] in rated_services
-        or ((not s.get("start_date") or s["start_date"] <= end) and (not s.get("end_date") or s["end_date"] >= start))
-    ]
+    return [s for s in services if s["service_id"] in rated_services or ran_in_period(s, start, end)]
 
 
 def build_pack(services, measures_by_service, ratings_by_key, periods) -> list[dict]:
@@ -551,7 +557,8 @@ def service_history(conn, service_id: str) -> dict | None:
         for r in m["history"]:
             r["target_display"] = format_value(r["target"], m["unit"])
             r["actual_display"] = format_value(r["actual"], m["unit"])
-            r["tolerance_display"] = format_value(r["tolerance"], m["unit"])
+            points = " percentage points" if m["unit"] == "percent" else ""
+            r["tolerance_display"] = format_value(r["tolerance"]) + points
     return {"service": service[0], "measures": measures}
 
 
