@@ -452,3 +452,13 @@ def test_real_service_page_says_no_measures_and_homepage_links_here(live_server,
     assert "There is no service with the identifier no-such-service" in unknown.text
     home = parse(get(live_server, "/").text)
     assert home.xpath("//ul[@class='start-grid']//a[@href='/performance']")
+
+
+def test_rag_cells_in_table_pages_have_word_and_shape(live_server, synthetic_db_path):
+    (rating,) = rows(synthetic_db_path, "select rowid, rag from ratings limit 1")
+    doc = parse(get(live_server, f"/synthetic_demo/ratings?_size=5&rag={rating['rag']}").text)
+    cells = doc.xpath("//td[contains(@class, 'col-rag ')]//span[@class='rag']")
+    assert cells
+    assert all(c.text_content() == rating["rag"] and c.xpath(".//svg") for c in cells)
+    exported = get(live_server, f"/synthetic_demo/ratings.csv?_size=5&rag={rating['rag']}").text
+    assert "<svg" not in exported
