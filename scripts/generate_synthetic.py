@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
+import os
 import random
 import shutil
 import sys
@@ -37,6 +39,7 @@ SYNTHETIC_TITLE = "SYNTHETIC demo data - not real: London policing and crime com
 @dataclass
 class SynthesisContext:
     size: int
+    today: dt.date  # the build date the demo is made for (--today, $BUILD_DATE or today): statuses are relative to it
     boroughs: list[dict]  # real boroughs: gss_code, name, inner_outer, centroid_lat, centroid_lon
     postcode_districts: list[dict]
     produced: dict[str, list[dict]]  # rows made so far by earlier domains, by resource name
@@ -56,7 +59,13 @@ def write_rows(path: Path, fields: list[str], rows: list[dict]) -> None:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
-def generate(source: Path, out: Path, size: int, seed: int = 20250320) -> dict[str, int]:
+def default_today() -> dt.date:
+    """Same rule as scripts/publication/build.py: $BUILD_DATE if set, else today."""
+    value = os.environ.get("BUILD_DATE")
+    return dt.date.fromisoformat(value) if value else dt.date.today()
+
+
+def generate(source: Path, out: Path, size: int, seed: int = 20250320, today: dt.date | None = None) -> dict[str, int]:
     package = load_package(source)
     if out.exists():
         shutil.rmtree(out)
@@ -79,6 +88,7 @@ def generate(source: Path, out: Path, size: int, seed: int = 20250320) -> dict[s
 
     context = SynthesisContext(
         size=size,
+        today=today or default_today(),
         boroughs=read_rows(package.resources["boroughs"].path),
         postcode_districts=read_rows(package.resources["postcode_districts"].path),
         produced={},
@@ -104,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=Path("build/synthetic_data"))
     parser.add_argument("--seed", type=int, default=20250320)
+    parser.add_argument("--today", type=dt.date.fromisoformat, default=None, help="default: $BUILD_DATE or today")
     args = parser.parse_args(argv)
-    counts = generate(args.source, args.out, args.size, args.seed)
+    counts = generate(args.source, args.out, args.size, args.seed, args.today)
     print(f"synthetic data package in {args.out}: {json.dumps(counts)}")
     return 0
 

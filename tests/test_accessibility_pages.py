@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from scripts.site import BUILD, DATABASES
+from scripts.site import BUILD, DATABASES, ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -208,4 +208,26 @@ def test_a_wide_table_scrolls_with_the_keyboard(page, live_server):
     assert page.evaluate("document.activeElement.getAttribute('aria-label')")
     for _ in range(10):
         page.keyboard.press("ArrowRight")
+    # Keyboard scrolling may be animated: wait until it has moved rather than reading it at once.
+    page.wait_for_function("() => document.querySelector('.table-wrapper').scrollLeft > 0", timeout=10_000)
     assert wrapper.evaluate("w => w.scrollLeft") > 0
+
+
+def site_pages() -> list[str]:
+    """Custom pages (templates/pages, without the parameterised ones) and the plugin pages of the real database."""
+    root = ROOT / "templates" / "pages"
+    pages = sorted("/" + str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.html") if "{" not in p.name)
+    db = sqlite3.connect(BUILD / "commissioning.db")
+    (programme,) = db.execute("select programme from vru_programmes order by programme limit 1").fetchone()
+    db.close()
+    return ["/", *pages, "/boroughs/E09000008", "/commissioning/-/lcpf", "/commissioning/-/lcpf-explorer",
+            "/commissioning/-/vru-programme?programme=" + quote(programme), "/commissioning/-/services-near-me",
+            "/-/dashboards/vru"]
+
+
+@pytest.mark.parametrize("path", site_pages())
+def test_site_page_passes_axe(page, live_server, check_accessibility, path):
+    response = page.goto(live_server + path)
+    assert response.status == 200
+    page.wait_for_load_state("networkidle")
+    check_accessibility(page)

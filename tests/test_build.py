@@ -23,6 +23,15 @@ def csv_row_count(path: Path) -> int:
         return sum(1 for row in csv.reader(handle) if any(cell.strip() for cell in row)) - 1
 
 
+def published_row_count(resource) -> int:
+    """Rows the public database should hold: all of them, less those not approved for publication."""
+    if "approved_for_publication" not in resource.field_names:
+        return csv_row_count(resource.path)
+    with resource.path.open(encoding="utf-8-sig", newline="") as handle:
+        approved = [row["approved_for_publication"].strip().lower() for row in csv.DictReader(handle)]
+    return sum(1 for value in approved if value in ("true", "yes", "1"))
+
+
 def test_every_resource_is_a_table_with_the_source_row_count(real_db_path):
     package = load_package(DATA)
     db = sqlite3.connect(real_db_path)
@@ -30,7 +39,7 @@ def test_every_resource_is_a_table_with_the_source_row_count(real_db_path):
     for resource in package.csv_resources():
         assert resource.name in tables
         (count,) = db.execute(f"select count(*) from [{resource.name}]").fetchone()
-        assert count == csv_row_count(resource.path), resource.name
+        assert count == published_row_count(resource), resource.name
 
 
 def test_foreign_keys_resolve_and_are_declared(real_db_path):

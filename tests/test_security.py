@@ -149,6 +149,12 @@ def xss_paths(db_path: Path) -> list[str]:
         "/commissioning/services",
         "/commissioning/organizations",
         "/-/search?q=window",
+        "/boroughs/E09000008",
+        "/commissioning/-/lcpf",
+        "/commissioning/-/lcpf-explorer",
+        "/commissioning/-/vru-programme",
+        "/commissioning/-/services-near-me?postcode=CR0",
+        "/-/dashboards/vru",
     ]
     service = db.execute("select service_id from services order by 1 limit 1").fetchone()
     if service:
@@ -324,7 +330,7 @@ def test_pathological_sql_is_cut_off_and_normal_requests_still_succeed(live_serv
 
 def test_build_killed_with_sigkill_leaves_the_previous_database_intact(tmp_path):
     package = tmp_path / "synthetic"
-    subprocess.run([sys.executable, "-m", "scripts.generate_synthetic", "--size", "3000", "--out", str(package)],
+    subprocess.run([sys.executable, "-m", "scripts.generate_synthetic", "--size", "2000", "--out", str(package)],
                    cwd=ROOT, check=True, capture_output=True, timeout=600)
     out = tmp_path / "published.db"
     build = [sys.executable, "-m", "scripts.build_database", "--data", str(package), "--out", str(out),

@@ -107,6 +107,7 @@ def test_service_area_rows_expand_london_wide_to_every_code():
 def synthetic():
     context = SynthesisContext(
         size=40,
+        today=dt.date(2026, 11, 25),
         boroughs=read_rows(DATA / "reference" / "boroughs.csv"),
         postcode_districts=read_rows(DATA / "reference" / "postcode_districts.csv"),
         produced={},

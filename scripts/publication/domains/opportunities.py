@@ -17,7 +17,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -520,14 +519,8 @@ def page_context(conn, args, db_name: str) -> dict:
 # Synthetic demo rows
 
 
-def synthetic_today() -> dt.date:
-    """The date the demo build will use (same rule as scripts/publication/build.py)."""
-    value = os.environ.get("BUILD_DATE")
-    return dt.date.fromisoformat(value) if value else dt.date.today()
-
-
 def synthesize(rng, size, context):
-    today = synthetic_today()
+    today = context.today
     boroughs = [b["gss_code"] for b in context.boroughs]
     taxonomy = context.produced.get("service_area_taxonomy")
     if not taxonomy:

@@ -394,7 +394,7 @@ def services_near(
 
 
 def synthesize(rng, size, context):
-    today = dt.date.today()
+    today = context.today
     boroughs = [b["gss_code"] for b in context.boroughs]
     districts = [d for d in context.postcode_districts if d.get("gss_code") and d.get("latitude")]
     by_borough: dict[str, list[dict]] = {}
