@@ -31,7 +31,11 @@ def visible_tables_and_views(db_name: str) -> list[str]:
     ]
     fts = {name.rsplit("_fts", 1)[0] + "_fts" for name in names if "_fts" in name}
     db.close()
-    return [name for name in names if not any(name == f or name.startswith(f + "_") for f in fts)]
+    from scripts.site import load_metadata
+
+    tables_meta = (load_metadata()["databases"].get(db_name) or {}).get("tables") or {}
+    hidden = {name for name, meta in tables_meta.items() if (meta or {}).get("hidden")}
+    return [n for n in names if n not in hidden and not any(n == f or n.startswith(f + "_") for f in fts)]
 
 
 ALL_TABLE_PAGES = [(db, table) for db in DB_NAMES for table in visible_tables_and_views(db)]
