@@ -4,34 +4,20 @@ database byte-identical) or accepted safely (exit 0, values stored verbatim). Se
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scripts.site import ROOT
+from tests.build_helpers import digest, run_build
 
 DATA = ROOT / "data"
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "case.json").exists())
-
-
-def run_build(data: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out),
-         "--today", "2026-11-25"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
-import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scripts.publication.package import load_package
 from scripts.site import ROOT
+from tests.build_helpers import copy_data, digest, run_build
 
 DATA = ROOT / "data"
 
@@ -190,36 +187,7 @@ async def test_homepage_explains_the_site(datasette):
 @pytest.fixture
 def small_data(tmp_path) -> Path:
     """A copy of data/ with the large crime files cut to their first 40 rows, so each bad-input build is quick."""
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    for path in (target / "crime").glob("*.csv"):
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        path.write_text("".join(lines[:41]), encoding="utf-8")
-    return target
-
-
-def run_build(data: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.build_database",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--today",
-            "2026-11-25",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return copy_data(tmp_path / "data", cut_crime_to_rows=40)
 
 
 @pytest.fixture

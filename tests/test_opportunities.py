@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scripts.publication.domains import opportunities as opp
 from scripts.site import BUILD, ROOT
+from tests.build_helpers import append_row, copy_data, digest, run_build
 
 DATA = ROOT / "data"
 SYNTHETIC_DATA = BUILD / "synthetic_data"
@@ -353,9 +351,7 @@ async def test_atom_feed_is_xml_with_one_entry_per_opportunity(datasette, databa
 @pytest.fixture
 def small_data(tmp_path) -> Path:
     """A full copy of data/ (other domains check crime coverage, so the crime files are not cut)."""
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    return target
+    return copy_data(tmp_path / "data")
 
 
 @pytest.fixture(scope="module")
@@ -374,13 +370,6 @@ def published(base_build, tmp_path) -> Path:
     return out
 
 
-def run_build(data: Path, out: Path, today: str = "2026-11-25") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out), "--today", today],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-
-
 def set_cells(path: Path, reference: str, **cells) -> int:
     rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
     header = rows[0]
@@ -391,17 +380,6 @@ def set_cells(path: Path, reference: str, **cells) -> int:
             csv.writer(path.open("w", encoding="utf-8", newline="")).writerows(rows)
             return number
     raise KeyError(reference)
-
-
-def append_row(path: Path, cells: dict) -> int:
-    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
-    rows.append([cells.get(name, "") for name in rows[0]])
-    csv.writer(path.open("w", encoding="utf-8", newline="")).writerows(rows)
-    return len(rows)
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_built_status_with_a_fixed_build_date(small_data, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import os
 import shutil
 import signal
@@ -20,12 +19,9 @@ import httpx
 import pytest
 
 from scripts.site import BUILD, DATABASES, ROOT, SETTINGS, cli_args
+from tests.build_helpers import digest
 
 DATA = ROOT / "data"
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def free_port() -> int:

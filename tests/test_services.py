@@ -6,10 +6,7 @@ import csv
 import datetime as dt
 import json
 import random
-import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ import pytest
 from scripts.generate_synthetic import SynthesisContext, read_rows
 from scripts.publication.domains import services
 from scripts.site import ROOT
+from tests.build_helpers import append_row, copy_data, run_build
 
 DATA = ROOT / "data"
 SERVICES_CSV = DATA / "services" / "services.csv"
@@ -265,25 +263,7 @@ def test_fts_searches_provider_names(real_db_path):
 @pytest.fixture
 def small_data(tmp_path) -> Path:
     """A full copy of data/ (other domains check crime against their own tables, so nothing is cut)."""
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    return target
-
-
-def run_build(data: Path, out: Path, today: str = "2026-11-25") -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out), "--today", today],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-
-
-def append_row(path: Path, row: dict) -> int:
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    rows.append([row.get(column, "") for column in rows[0]])
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    return len(rows)
+    return copy_data(tmp_path / "data")
 
 
 def test_bad_services_input_is_reported_by_file_row_column_and_nothing_is_published(small_data, tmp_path):

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import random
 import re
-import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
@@ -19,6 +15,7 @@ import pytest
 from scripts.publication.dashboards import chart_links, named_parameters, summary_params
 from scripts.publication.domains import vru
 from scripts.site import BUILD, ROOT, load_metadata
+from tests.build_helpers import append_row, copy_data, digest, run_build
 
 DATA = ROOT / "data"
 THRESHOLD = vru.SUPPRESSION_THRESHOLD
@@ -191,33 +188,13 @@ def test_documented_threshold_is_the_one_applied():
 
 @pytest.fixture
 def small_data(tmp_path) -> Path:
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    for path in (target / "crime").glob("*.csv"):
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-        path.write_text("".join(lines[:41]), encoding="utf-8")
-    return target
-
-
-def run_build(data: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out),
-         "--today", "2026-11-25"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )
-
-
-def append_row(path: Path, values: dict) -> None:
-    with path.open(encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle))
-    with path.open("a", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerow([values.get(column, "") for column in header])
+    return copy_data(tmp_path / "data", cut_crime_to_rows=40)
 
 
 def test_cost_benefit_ratio_without_method_is_rejected_at_build(small_data, tmp_path):
     out = tmp_path / "published.db"
     assert run_build(small_data, out).returncode == 0
-    before = hashlib.sha256(out.read_bytes()).hexdigest()
+    before = digest(out)
     append_row(small_data / "vru" / "cost_benefit.csv", {
         "analysis_id": "1", "programme": "DIVERT", "period": "2023/24", "cost_gbp": "100000",
         "estimated_benefit_gbp": "250000", "benefit_cost_ratio": "2.5", "assumptions": "test row",
@@ -226,7 +203,7 @@ def test_cost_benefit_ratio_without_method_is_rejected_at_build(small_data, tmp_
     result = run_build(small_data, out)
     assert result.returncode != 0
     assert "data/vru/cost_benefit.csv:2:method: required when benefit_cost_ratio is given" in result.stderr
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == before
+    assert digest(out) == before
 
 
 # --- synthesize ----------------------------------------------------------------------------------------------------
