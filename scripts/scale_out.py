@@ -99,7 +99,7 @@ class Cluster:
 
     def __enter__(self) -> Cluster:
         if not Path(NGINX).exists():
-            raise RuntimeError("nginx not found: apt-get install nginx-light (make browser-deps installs it)")
+            raise RuntimeError("nginx not found: apt-get install nginx (make browser-deps installs it)")
         self.work.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         try:

@@ -19,7 +19,7 @@ def cluster(tmp_path_factory):
     from pathlib import Path
 
     if not Path(NGINX).exists():
-        pytest.fail("nginx not found: `make browser-deps` installs Debian's nginx-light")
+        pytest.fail("nginx not found: `make browser-deps` installs Debian's nginx")
     with Cluster(2, work=tmp_path_factory.mktemp("scale")) as running:
         yield running
 
