@@ -307,3 +307,77 @@ def test_geocode_places_a_stated_postcode_at_its_district_centroid(tmp_path):
     assert rows[1]["latitude"] == "" and "AB10 is not a London postcode district" in messages[1]
     assert rows[2]["latitude"] == "" and rows[3]["latitude"] == "51.5"
     assert len(messages) == 2
+
+
+COVERAGE_FILTER_CASES = [
+    {},
+    {"service_area": "area"},
+    {"commissioner": "commissioner"},
+    {"status": "status"},
+    {"service_area": "area", "commissioner": "commissioner"},
+    {"status": "no such status"},
+]
+
+
+def _expected_coverage(db, filters):
+    """Coverage rows, totals and unplaced services computed straight from services and service_areas in Python."""
+    columns = "service_id, name, service_area, commissioner, status, coverage, total_value_gbp, delivery_point_count"
+    listed = [dict(zip(columns.split(", "), row, strict=True)) for row in db.execute(f"select {columns} from services")]
+    listed = [s for s in listed if all(s[c] == v for c, v in filters.items())]
+    codes: dict[str, list[str]] = {}
+    for service_id, code in db.execute("select service_id, gss_code from service_areas"):
+        codes.setdefault(service_id, []).append(code)
+    rows = {code: {"gss_code": code, "borough": name, "services_count": 0, "active_services_count": 0,
+                   "borough_specific_services_count": 0, "single_borough_services_with_value_count": 0,
+                   "single_borough_total_value_gbp": None}
+            for code, name in db.execute("select gss_code, name from boroughs")}
+    for s in listed:
+        mine = codes.get(s["service_id"], [])
+        single = s["coverage"] == "boroughs" and len(mine) == 1
+        for code in mine:
+            row = rows[code]
+            row["services_count"] += 1
+            row["active_services_count"] += s["status"] == "active"
+            row["borough_specific_services_count"] += s["coverage"] == "boroughs"
+            if single and s["total_value_gbp"] is not None:
+                row["single_borough_services_with_value_count"] += 1
+                money = row["single_borough_total_value_gbp"] or 0
+                row["single_borough_total_value_gbp"] = money + s["total_value_gbp"]
+    totals = {
+        "services": len(listed),
+        "london_wide": sum(s["coverage"] == "london-wide" for s in listed),
+        "named": sum(s["coverage"] == "boroughs" and bool(codes.get(s["service_id"])) for s in listed),
+        "unnamed": sum(not codes.get(s["service_id"]) for s in listed),
+        "placed": sum((s["delivery_point_count"] or 0) > 0 for s in listed),
+    }
+    unplaced = sorted(({"service_id": s["service_id"], "name": s["name"]} for s in listed
+                       if not codes.get(s["service_id"])), key=lambda u: (u["name"], u["service_id"]))
+    return sorted(rows.values(), key=lambda r: r["borough"]), totals, unplaced
+
+
+def test_precomputed_coverage_equals_a_count_from_service_areas(real_db_path, synthetic_db_path):
+    for path in (real_db_path, synthetic_db_path):
+        db = sqlite3.connect(path)
+        assert db.execute("select count(*) from service_coverage_counts").fetchone()[0] > 0
+        # The most common value of each filter column, so every filter matches some services.
+        common = {
+            name: db.execute(f"select {column} from services group by {column} order by count(*) desc, {column} "
+                             "limit 1").fetchone()[0]
+            for name, column in [("area", "service_area"), ("commissioner", "commissioner"), ("status", "status")]
+        }
+        for case in COVERAGE_FILTER_CASES:
+            filters = {column: common.get(value, value) for column, value in case.items()}
+            rows, totals, unplaced = _expected_coverage(db, filters)
+            summary = services.coverage_summary(db, filters)
+            got_rows = services.coverage_rows(db, filters)
+            assert summary["rows"] == got_rows, (path.name, filters)
+            for got, expected in zip(got_rows, rows, strict=True):
+                money = expected.pop("single_borough_total_value_gbp")
+                assert got.pop("single_borough_total_value_gbp") == (None if money is None else pytest.approx(money))
+                assert got == expected, (path.name, filters)
+            assert summary["totals"] == totals, (path.name, filters)
+            assert sorted(summary["unplaced"], key=lambda u: (u["name"], u["service_id"])) == unplaced
+            if not totals["services"]:
+                assert summary["summary"] == "No services match."
+            else:
+                assert summary["summary"].startswith(f"{totals['services']} services ")

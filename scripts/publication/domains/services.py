@@ -5,6 +5,8 @@ data/services/. This module adds:
 - `service_areas` (service_id, gss_code): the boroughs each service covers; "london-wide" expands to all 33;
 - derived service columns: provider name (also searchable), duration, boroughs covered, delivery point count;
 - views for the maps (delivery points, coverage by borough) and the public "needs review" list;
+- `service_coverage_counts`: coverage counts and money per borough and filter combination, precomputed so the
+  services page does not aggregate `service_areas` on every view;
 - the "services near me" search (postcode district or point -> services, nearest delivery points first);
 - synthetic rows for the demo database.
 """
@@ -133,6 +135,78 @@ FILTER_COLUMNS = ("service_area", "commissioner", "status")
 # The same filters as the canned query `service_coverage` in metadata.yml (blank = any).
 COVERAGE_FILTERS = "".join(f"\n  AND (:{c} = '' OR s.{c} = :{c})" for c in FILTER_COLUMNS)
 
+# Precomputed counts for the services page: one row per borough and combination of the filter columns (from
+# service_areas, so London-wide services count in every borough), plus one row per combination with a blank
+# gss_code counting the services themselves, whatever boroughs they cover (services with no named borough
+# included). Summing the rows that match the page's filters gives what COVERAGE_SELECT and the totals compute.
+COVERAGE_COUNT_MEASURES = """
+  COUNT(*) AS services_count,
+  COALESCE(SUM(s.status = 'active'), 0) AS active_services_count,
+  COALESCE(SUM(s.coverage = 'boroughs'), 0) AS borough_specific_services_count,
+  COALESCE(SUM(s.coverage = 'boroughs' AND s.borough_count = 1 AND s.total_value_gbp IS NOT NULL), 0)
+    AS single_borough_services_with_value_count,
+  SUM(CASE WHEN s.coverage = 'boroughs' AND s.borough_count = 1 THEN s.total_value_gbp END)
+    AS single_borough_total_value_gbp,
+  COALESCE(SUM(s.coverage = 'london-wide'), 0) AS london_wide_services_count,
+  COALESCE(SUM(s.coverage = 'boroughs' AND s.borough_count > 0), 0) AS named_borough_services_count,
+  COALESCE(SUM(s.borough_count = 0), 0) AS unnamed_borough_services_count,
+  COALESCE(SUM(s.delivery_point_count > 0), 0) AS services_with_delivery_point_count"""
+COVERAGE_COUNTS_TABLE = """
+CREATE TABLE service_coverage_counts (
+  gss_code TEXT REFERENCES boroughs(gss_code),
+  service_area TEXT,
+  commissioner TEXT,
+  status TEXT,
+  services_count INTEGER NOT NULL,
+  active_services_count INTEGER NOT NULL,
+  borough_specific_services_count INTEGER NOT NULL,
+  single_borough_services_with_value_count INTEGER NOT NULL,
+  single_borough_total_value_gbp REAL,
+  london_wide_services_count INTEGER NOT NULL,
+  named_borough_services_count INTEGER NOT NULL,
+  unnamed_borough_services_count INTEGER NOT NULL,
+  services_with_delivery_point_count INTEGER NOT NULL
+)
+"""
+COVERAGE_COUNTS_INSERT = f"""
+INSERT INTO service_coverage_counts
+SELECT a.gss_code, s.service_area, s.commissioner, s.status,{COVERAGE_COUNT_MEASURES}
+FROM service_areas a
+JOIN services s ON s.service_id = a.service_id
+GROUP BY a.gss_code, s.service_area, s.commissioner, s.status
+UNION ALL
+SELECT NULL, s.service_area, s.commissioner, s.status,{COVERAGE_COUNT_MEASURES}
+FROM services s
+GROUP BY s.service_area, s.commissioner, s.status
+ORDER BY 1, 2, 3, 4
+"""
+# Equality filters on the counts table (blank = any): the same services as COVERAGE_FILTERS.
+COUNTS_FILTERS = "".join(f"\n  AND (:{c} = '' OR c.{c} = :{c})" for c in FILTER_COLUMNS)
+COVERAGE_ROWS_FROM_COUNTS = f"""
+SELECT
+  b.gss_code,
+  b.name AS borough,
+  COALESCE(SUM(c.services_count), 0) AS services_count,
+  COALESCE(SUM(c.active_services_count), 0) AS active_services_count,
+  COALESCE(SUM(c.borough_specific_services_count), 0) AS borough_specific_services_count,
+  COALESCE(SUM(c.single_borough_services_with_value_count), 0) AS single_borough_services_with_value_count,
+  SUM(c.single_borough_total_value_gbp) AS single_borough_total_value_gbp
+FROM boroughs b
+LEFT JOIN service_coverage_counts c ON c.gss_code = b.gss_code{COUNTS_FILTERS}
+GROUP BY b.gss_code
+ORDER BY b.gss_code
+"""
+COVERAGE_TOTALS_FROM_COUNTS = f"""
+SELECT
+  COALESCE(SUM(c.services_count), 0) AS services,
+  COALESCE(SUM(c.london_wide_services_count), 0) AS london_wide,
+  COALESCE(SUM(c.named_borough_services_count), 0) AS named,
+  COALESCE(SUM(c.unnamed_borough_services_count), 0) AS unnamed,
+  COALESCE(SUM(c.services_with_delivery_point_count), 0) AS placed
+FROM service_coverage_counts c
+WHERE c.gss_code IS NULL{COUNTS_FILTERS}
+"""
+
 
 REVIEW_VIEW = """
 CREATE VIEW services_needing_review AS
@@ -212,6 +286,14 @@ def derive(db, context) -> None:
     db.execute(DELIVERY_POINTS_VIEW)
     db.execute(COVERAGE_VIEW)
     db.execute(REVIEW_VIEW)
+    db.execute(COVERAGE_COUNTS_TABLE)
+    db.execute(COVERAGE_COUNTS_INSERT)
+    db["service_coverage_counts"].create_index(
+        ["gss_code", "service_area", "commissioner", "status"], unique=True)
+    for column in FILTER_COLUMNS:
+        db["service_coverage_counts"].create_index([column])
+    # The services page lists services with no named borough.
+    db["services"].create_index(["borough_count"], if_not_exists=True)
 
     due = [s for s in services if needs_review(s["last_verified"], s["review_due"], context.today)]
     if due:
@@ -502,10 +584,10 @@ def money(value) -> str:
 
 
 def coverage_rows(conn, filters: dict | None = None) -> list[dict]:
-    """Coverage per borough (without geometry), counting only services matching filters (column -> value)."""
+    """Coverage per borough (without geometry), counting only services matching filters (column -> value).
+    Read from the precomputed service_coverage_counts: the same figures as the service_coverage_by_borough view."""
     params = {c: (filters or {}).get(c) or "" for c in FILTER_COLUMNS}
-    sql = COVERAGE_SELECT.format(geometry="", filters=COVERAGE_FILTERS)
-    return sorted(_rows(conn, sql, params), key=lambda r: r["borough"])
+    return sorted(_rows(conn, COVERAGE_ROWS_FROM_COUNTS, params), key=lambda r: r["borough"])
 
 
 def coverage_summary(conn, filters: dict | None = None) -> dict:
@@ -514,11 +596,7 @@ def coverage_summary(conn, filters: dict | None = None) -> dict:
     filters = {c: v for c, v in (filters or {}).items() if c in FILTER_COLUMNS and v}
     rows = coverage_rows(conn, filters)
     where = " AND ".join(f"{c} = :{c}" for c in filters) or "1"
-    totals = _rows(conn, "SELECT COUNT(*) AS services, COALESCE(SUM(coverage = 'london-wide'), 0) AS london_wide, "
-                   "COALESCE(SUM(coverage = 'boroughs' AND borough_count > 0), 0) AS named, "
-                   "COALESCE(SUM(borough_count = 0), 0) AS unnamed, "
-                   "COALESCE(SUM(delivery_point_count > 0), 0) AS placed "
-                   f"FROM services WHERE {where}", filters)[0]
+    totals = _rows(conn, COVERAGE_TOTALS_FROM_COUNTS, {c: filters.get(c, "") for c in FILTER_COLUMNS})[0]
     unplaced = _rows(conn, f"SELECT service_id, name FROM services WHERE borough_count = 0 AND {where} ORDER BY name",
                      filters)
     counts = _rows(conn, "SELECT (SELECT COUNT(*) FROM service_delivery_points) AS points, "
