@@ -93,27 +93,22 @@ async def service(datasette, request):
         return json_response({"error": f"no service with id {wanted!r}"}, 404)
 
 
-def paging(request) -> tuple[int, int]:
-    return (
-        oruk.positive_int(request.args, "page", 1),
-        oruk.positive_int(request.args, "per_page", oruk.DEFAULT_PER_PAGE, oruk.MAX_PER_PAGE),
-    )
+def paged_list(list_function):
+    """A route answering one page of list_function(conn, page, per_page), with 400 for a bad page or per_page."""
+
+    async def route(datasette, request):
+        try:
+            page = oruk.positive_int(request.args, "page", 1)
+            per_page = oruk.positive_int(request.args, "per_page", oruk.DEFAULT_PER_PAGE, oruk.MAX_PER_PAGE)
+        except oruk.QueryError as error:
+            return json_response({"error": str(error)}, 400)
+        return await run(datasette, request, lambda conn, name: list_function(conn, page, per_page))
+
+    return route
 
 
-async def taxonomies(datasette, request):
-    try:
-        page, per_page = paging(request)
-    except oruk.QueryError as error:
-        return json_response({"error": str(error)}, 400)
-    return await run(datasette, request, lambda conn, name: oruk.list_taxonomies(conn, page, per_page))
-
-
-async def taxonomy_terms(datasette, request):
-    try:
-        page, per_page = paging(request)
-    except oruk.QueryError as error:
-        return json_response({"error": str(error)}, 400)
-    return await run(datasette, request, lambda conn, name: oruk.list_taxonomy_terms(conn, page, per_page))
+taxonomies = paged_list(oruk.list_taxonomies)
+taxonomy_terms = paged_list(oruk.list_taxonomy_terms)
 
 
 @hookimpl

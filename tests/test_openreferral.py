@@ -309,7 +309,7 @@ async def test_search_finds_a_known_service(datasette):
 async def test_bad_parameters_are_400_json_with_cors(datasette):
     for path in ["/openreferral/services?page=0", "/openreferral/services?per_page=100000",
                  "/openreferral/services?modified_after=yesterday", "/openreferral/services?borough=Narnia",
-                 "/openreferral/taxonomies?page=-1"]:
+                 "/openreferral/taxonomies?page=-1", "/openreferral/taxonomy_terms?per_page=0"]:
         body = await get_json(datasette, path, status=400)
         assert body["error"]
     await get_json(datasette, "/no_such_db/openreferral/services", status=404)
