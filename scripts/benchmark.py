@@ -1,6 +1,6 @@
 """Benchmark the publication at synthetic scale; every figure is measured in one run and reported as ratios.
 
-    python -m scripts.benchmark                      # 100,000 services (about 1,000,000 measure results)
+    python -m scripts.benchmark                      # 280,000 services (about 1,000,000 measure results)
     python -m scripts.benchmark --services 20000     # smaller, for a busy machine
     make benchmark                                   # the full size
 
@@ -399,7 +399,7 @@ def write_report(results: dict, out: Path) -> None:
         f"Measured by `python -m scripts.benchmark --services {results['services']}` on {results['date']} "
         f"({results['machine']}). Every figure below comes from this one run on the same machine, so compare them "
         "as ratios; the machine is shared, so absolute times are pessimistic. `make benchmark` runs the full size "
-        "(100,000 services, about 1,000,000 measure results). Raw figures: `build/bench/results.json`.",
+        "(280,000 services, about 1,000,000 measure results). Raw figures: `build/bench/results.json`.",
         "",
         f"Synthetic package: {results['csv_rows'].get('services', 0):,} services, "
         f"{results['csv_rows'].get('measure_results', 0):,} measure results, "
@@ -546,7 +546,7 @@ NOTES_MARKER = "<!-- notes: kept by scripts/benchmark.py when it rewrites this f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, default=100_000)
+    parser.add_argument("--services", type=int, default=280_000)
     parser.add_argument("--requests", type=int, default=100, help="sequential requests per page")
     parser.add_argument("--load-seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=20)
