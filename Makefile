@@ -59,8 +59,11 @@ benchmark: build
 	$(BIN)/python -m scripts.scale_out --replicas 1 2
 
 # The deployable image: pinned packages and the baked, immutable databases (docs/deployment.md).
+# Podman works too: make docker DOCKER="podman" DOCKER_BUILD_FLAGS="--format docker"
+DOCKER ?= docker
+DOCKER_BUILD_FLAGS ?=
 docker: build
-	docker build -t london-commissioning-data .
+	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -t london-commissioning-data .
 
 clean:
 	rm -rf build

@@ -50,6 +50,30 @@ def test_rag_rule_rejects_unknown_polarity_and_negative_tolerance():
         perf.compute_rag(1, 1, 0, "")
     with pytest.raises(ValueError, match="tolerance"):
         perf.compute_rag(1, 1, -1, "higher-is-better")
+    with pytest.raises(ValueError, match="tolerance"):
+        perf.compute_rag(1, 5, -1, "higher-is-better")  # negative even when the actual is on target
+
+
+def _decimal_rag(target, actual, tolerance, polarity):
+    """The rule in decimals only, as compute_rag works it out when its float fast path cannot decide."""
+    target, actual, tolerance = (perf._decimal(v) for v in (target, actual, tolerance))
+    shortfall = target - actual if polarity == "higher-is-better" else actual - target
+    return "Green" if shortfall <= 0 else "Amber" if shortfall <= tolerance else "Red"
+
+
+def test_rag_fast_path_gives_the_decimal_answer():
+    rng = random.Random(5)
+    cases = list(BOUNDARIES)
+    for _ in range(20_000):
+        target = round(rng.uniform(0, 2000), rng.choice([0, 1, 2]))
+        tolerance = round(rng.uniform(0, target * 0.3), rng.choice([0, 1, 2]))
+        edge = rng.choice([0, tolerance, rng.uniform(-3 * tolerance - 1, 3 * tolerance + 1)])
+        polarity = rng.choice(perf.POLARITIES)
+        actual = target - edge if polarity == "higher-is-better" else target + edge
+        cases.append((target, round(actual, rng.choice([0, 1, 2, 6])), tolerance, polarity, None))
+    for target, actual, tolerance, polarity, _ in cases:
+        expected = _decimal_rag(target, actual, tolerance, polarity)
+        assert perf.compute_rag(target, actual, tolerance, polarity) == expected, (target, actual, tolerance, polarity)
 
 
 def test_periods_and_durations():

@@ -158,6 +158,46 @@ def test_london_wide_expands_to_33_and_named_boroughs_are_kept(real_db_path, syn
         assert named == derived
 
 
+def test_service_areas_table_is_service_area_rows_in_order(real_db_path, synthetic_db_path):
+    """derive() fills service_areas in SQL; it holds what service_area_rows() gives, row for row."""
+    for path in (real_db_path, synthetic_db_path):
+        db = sqlite3.connect(path)
+        db.row_factory = sqlite3.Row
+        rows = services.service_area_rows(
+            [dict(r) for r in db.execute("select service_id, coverage from services order by rowid")],
+            [dict(r) for r in db.execute("select service_id, gss_code from service_boroughs")],
+            [r[0] for r in db.execute("select gss_code from boroughs order by gss_code")],
+        )
+        table = [dict(r) for r in db.execute("select service_id, gss_code from service_areas order by rowid")]
+        assert table == rows, path.name
+
+
+def test_post_build_checks_name_files_as_validation_does(synthetic_db_path, tmp_path):
+    from types import SimpleNamespace
+
+    from scripts.publication.domains import opportunities, reference
+    from scripts.publication.package import load_package
+
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(synthetic_db_path.read_bytes())
+    db = sqlite3.connect(broken)
+    (wide,) = db.execute("select service_id from services where coverage = 'london-wide' limit 1").fetchone()
+    (opportunity,) = db.execute(
+        "select reference from funding_opportunities where coverage = 'london-wide' limit 1").fetchone()
+    db.execute("delete from service_areas where rowid = (select min(rowid) from service_areas where service_id = ?)",
+               [wide])
+    db.execute("update funding_opportunities set eligible_borough_count = 32 where reference = ?", [opportunity])
+    db.execute("update boroughs set geometry = null where gss_code = 'E09000001'")
+    context = SimpleNamespace(package=load_package(ROOT / "data"))
+    for with_context in (context, None):
+        messages = [str(p) for module in (services, opportunities, reference) for p in module.check(db, with_context)]
+        assert messages == [
+            f"data/services/services.csv:0:coverage: {wide}: london-wide covers 32 boroughs, not 33",
+            f"data/mopac/funding_opportunities.csv:0:coverage: {opportunity}: london-wide covers 32 boroughs, not 33",
+            "data/reference/borough_boundaries.geojson:1:gss_code: no boundary for E09000001",
+        ]
+
+
 def test_every_real_service_has_an_area_from_the_taxonomy_and_a_known_or_honestly_missing_provider(real_db_path):
     db = sqlite3.connect(real_db_path)
     db.row_factory = sqlite3.Row

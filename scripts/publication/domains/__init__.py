@@ -3,7 +3,7 @@
 A module may define any of:
 - RULES: list of callables (tables) -> [Problem], cross-file validation run before anything is written;
 - derive(db, context): create derived tables, columns and views after the source tables are loaded;
-- check(db) -> [Problem]: validation of the built database before it is published;
+- check(db, context) -> [Problem]: validation of the built database before it is published;
 - synthesize(rng, size, context) -> {resource name: [rows]}: synthetic demo rows (see scripts/generate_synthetic.py).
 """
 

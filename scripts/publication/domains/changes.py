@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 
@@ -59,8 +61,16 @@ def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")]
 
 
-def snapshot(conn: sqlite3.Connection, tracked: Tracked, fields: list[str]) -> dict[str, dict[str, str | None]]:
-    """{entity id: {field: text}} for the fields that exist in this database (a missing table gives {})."""
+def _texts(row) -> list[str | None]:
+    """as_text() of each value, called only for what is not already text or NULL (most values are text)."""
+    return [v if v is None or v.__class__ is str else as_text(v) for v in row]
+
+
+def snapshot(
+    conn: sqlite3.Connection, tracked: Tracked, fields: list[str], with_areas: bool = True
+) -> dict[str, dict[str, str | None]]:
+    """{entity id: {field: text}} for the fields that exist in this database (a missing table gives {}), with the
+    boroughs covered (AREAS_FIELD) unless with_areas is false."""
     columns = table_columns(conn, tracked.table)
     if tracked.key not in columns:
         return {}
@@ -69,16 +79,18 @@ def snapshot(conn: sqlite3.Connection, tracked: Tracked, fields: list[str]) -> d
         f"SELECT {', '.join(f'[{c}]' for c in present)} FROM [{tracked.table}] ORDER BY [{tracked.key}]"
     ).fetchall()
     at = present.index(tracked.key)
-    result = {str(row[at]): {f: as_text(v) for f, v in zip(present, row, strict=True)} for row in rows}
-    area_columns = table_columns(conn, tracked.areas_table)
+    result = {str(row[at]): dict(zip(present, _texts(row), strict=True)) for row in rows}
+    area_columns = table_columns(conn, tracked.areas_table) if with_areas else []
     if tracked.key in area_columns and "gss_code" in area_columns:
-        areas: dict[str, list[str]] = {}
-        for key, code in conn.execute(
+        cursor = conn.execute(
             f"SELECT [{tracked.key}], gss_code FROM [{tracked.areas_table}] ORDER BY [{tracked.key}], gss_code"
-        ):
-            areas.setdefault(str(key), []).append(code)
+        )
+        areas: dict[str, str] = {}
+        for key, group in groupby(cursor, itemgetter(0)):
+            text = ";".join(map(itemgetter(1), group))
+            areas[str(key)] = f"{areas[str(key)]};{text}" if str(key) in areas else text
         for key, values in result.items():
-            values[AREAS_FIELD] = ";".join(areas.get(key, [])) or None
+            values[AREAS_FIELD] = areas.get(key) or None
     return result
 
 
@@ -94,7 +106,7 @@ def diff(entity: str, label: str, old: dict, new: dict) -> list[dict]:
             rows.append(_row(entity, key, after.get(label), "added"))
         elif after is None:
             rows.append(_row(entity, key, before.get(label), "removed"))
-        else:
+        elif before != after:
             for field in sorted(set(before) & set(after)):
                 if before[field] != after[field]:
                     rows.append(_row(entity, key, after.get(label), "changed", field, before[field], after[field]))
@@ -134,8 +146,10 @@ def compute_changes(new: sqlite3.Connection, previous: sqlite3.Connection | None
         fields = fields_for(tracked)
         if tracked.key not in fields:
             fields = [tracked.key, *fields]
-        current = snapshot(new, tracked, fields)
         before = snapshot(previous, tracked, fields) if previous is not None else {}
+        if not before:  # everything is added: only the key and the label are needed
+            fields = [f for f in fields if f in (tracked.key, tracked.label)]
+        current = snapshot(new, tracked, fields, with_areas=bool(before))
         found += diff(tracked.entity, tracked.label, before, current)
     return found
 
@@ -160,8 +174,9 @@ def derive(db, context) -> None:
         row["change_id"] = next_id + offset
         row["build_date"] = context.today.isoformat()
     db["changes"].create(COLUMNS, pk="change_id", not_null={"build_date", "entity", "entity_id", "change"})
-    db["changes"].insert_all(
-        [{column: row[column] for column in COLUMNS} for row in history + new_rows], batch_size=2000
+    db.conn.executemany(
+        f"INSERT INTO changes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+        map(itemgetter(*COLUMNS), history + new_rows),
     )
     for columns in (["build_date"], ["entity", "entity_id"], ["change"]):
         db["changes"].create_index(columns)
@@ -191,7 +206,7 @@ def synthesize(rng, size, context) -> dict:
     return {"service_contacts": contacts}
 
 
-def check(db) -> list:
+def check(db, context=None) -> list:
     from ..package import Problem
 
     problems = []

@@ -196,7 +196,10 @@ def derive(db, context) -> None:
         foreign_keys=[("reference", "funding_opportunities", "reference"), ("gss_code", "boroughs", "gss_code")],
         not_null={"reference", "gss_code"},
     )
-    db["opportunity_eligible_boroughs"].insert_all(eligible)
+    db.conn.executemany(
+        "INSERT INTO opportunity_eligible_boroughs (reference, gss_code, borough, basis) VALUES (?, ?, ?, ?)",
+        [(row["reference"], row["gss_code"], row["borough"], row["basis"]) for row in eligible],
+    )
     db["opportunity_eligible_boroughs"].create_index(["reference", "gss_code"], unique=True)
     db["opportunity_eligible_boroughs"].create_index(["gss_code"])
 
@@ -227,16 +230,20 @@ def derive(db, context) -> None:
     db.execute(ELIGIBLE_AREAS_VIEW)
 
 
-def check(db) -> list:
+def check(db, context=None) -> list:
+    """Whole-London opportunities are open to all 33 boroughs. Problems name the CSV as validation does (data/...)."""
     from ..package import Problem
 
+    if context:
+        where = context.package.resources["funding_opportunities"].display_path
+    else:
+        where = "data/mopac/funding_opportunities.csv"
     problems = []
     for reference, coverage, count in db.execute(
         "SELECT reference, coverage, eligible_borough_count FROM funding_opportunities"
     ):
         if coverage in WHOLE_LONDON and count != 33:
-            problems.append(Problem("mopac/funding_opportunities.csv", 0, "coverage",
-                                    f"{reference}: {coverage} covers {count} boroughs, not 33"))
+            problems.append(Problem(where, 0, "coverage", f"{reference}: {coverage} covers {count} boroughs, not 33"))
     return problems
 
 

@@ -20,8 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 from ..package import Problem
@@ -48,10 +53,26 @@ def _decimal(value) -> Decimal:
     return Decimal(repr(float(value))) if not isinstance(value, Decimal) else value
 
 
+# A float margin larger than this share of the operands' magnitudes has the same sign as the exact decimal margin
+# (float rounding and repr() each move a value by well under 1e-15 of its size); closer margins use decimals.
+_FAST_MARGIN = 1e-9
+
+
 def compute_rag(target, actual, tolerance, polarity: str) -> str:
     """The RAG rating under RAG_RULE_VERSION. Raises ValueError for an unknown polarity or a negative tolerance."""
     if polarity not in POLARITIES:
         raise ValueError(f"polarity must be one of {', '.join(POLARITIES)}, not {polarity!r}")
+    if type(target) in (int, float) and type(actual) in (int, float) and type(tolerance) in (int, float):
+        # Fast path, same answers: comparing two floats orders them as their decimal texts would, and a margin
+        # clearly away from zero cannot change sign in decimal arithmetic.
+        t, a, tol = float(target), float(actual), float(tolerance)
+        size = abs(t) + abs(a) + abs(tol)
+        if tol >= 0 and math.isfinite(size):
+            if (a >= t) if polarity == "higher-is-better" else (a <= t):
+                return "Green"
+            margin = (t - a if polarity == "higher-is-better" else a - t) - tol
+            if abs(margin) > _FAST_MARGIN * size:
+                return "Amber" if margin < 0 else "Red"
     target, actual, tolerance = _decimal(target), _decimal(actual), _decimal(tolerance)
     if tolerance < 0:
         raise ValueError("tolerance must not be negative")
@@ -78,6 +99,7 @@ def direction_of_travel(previous_rag: str | None, rag: str) -> str | None:
 # --- periods -------------------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def parse_period(period: str) -> tuple[int, int]:
     match = PERIOD_RE.match(period or "")
     if not match:
@@ -85,6 +107,7 @@ def parse_period(period: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+@lru_cache(maxsize=4096)
 def period_bounds(period: str) -> tuple[str, str]:
     year, half = parse_period(period)
     if half == 1:
@@ -92,6 +115,7 @@ def period_bounds(period: str) -> tuple[str, str]:
     return f"{year}-07-01", f"{year}-12-31"
 
 
+@lru_cache(maxsize=4096)
 def previous_period(period: str) -> str:
     year, half = parse_period(period)
     return f"{year}-H1" if half == 2 else f"{year - 1}-H2"
@@ -125,8 +149,8 @@ def override_needs_reason(tables) -> list[Problem]:
         return []
     where = results.resource.display_path
     problems = []
-    for row_number, row in results.rows:
-        override, reason = row.get("override_rag"), (row.get("override_reason") or "").strip()
+    for row_number, override, reason in results.select("override_rag", "override_reason"):
+        reason = (reason or "").strip()
         if override and not reason:
             problems.append(Problem(
                 where, row_number, "override_reason",
@@ -157,26 +181,28 @@ def build_ratings(results: list[dict], polarity_of: dict[str, str]) -> list[dict
     published = {}
     rows = []
     for r in sorted(results, key=lambda r: (r["measure_id"], parse_period(r["period"]))):
-        computed = compute_rag(r["target"], r["actual"], r["tolerance"], polarity_of[r["measure_id"]])
-        rag = published_rag(computed, r.get("override_rag"))
-        published[(r["measure_id"], r["period"])] = (rag, r["actual"])
-        before = previous_period(r["period"])
-        previous_rag, previous_actual = published.get((r["measure_id"], before), (None, None))
-        start, end = period_bounds(r["period"])
+        measure_id, period, actual, override = r["measure_id"], r["period"], r["actual"], r.get("override_rag")
+        polarity = polarity_of[measure_id]
+        computed = compute_rag(r["target"], actual, r["tolerance"], polarity)
+        rag = published_rag(computed, override)
+        published[measure_id, period] = (rag, actual)
+        before = previous_period(period)
+        previous_rag, previous_actual = published.get((measure_id, before), (None, None))
+        start, end = period_bounds(period)
         rows.append({
-            "measure_id": r["measure_id"],
-            "period": r["period"],
+            "measure_id": measure_id,
+            "period": period,
             "period_start": start,
             "period_end": end,
             "target": r["target"],
-            "actual": r["actual"],
+            "actual": actual,
             "tolerance": r["tolerance"],
-            "polarity": polarity_of[r["measure_id"]],
+            "polarity": polarity,
             "computed_rag": computed,
-            "override_rag": r.get("override_rag"),
+            "override_rag": override,
             "override_reason": r.get("override_reason"),
             "rag": rag,
-            "rag_overridden": 1 if r.get("override_rag") else 0,
+            "rag_overridden": 1 if override else 0,
             "rag_rule_version": RAG_RULE_VERSION,
             "previous_period": before,
             "previous_actual": previous_actual,
@@ -207,77 +233,122 @@ def services_in_period(services: list[dict], period: str, rated_services: set[st
 
 
 def build_pack(services, measures_by_service, ratings_by_key, periods) -> list[dict]:
-    pack = []
+    """Committee pack rows: per period, each service in it (services_in_period) with each of its measures."""
+    return list(iter_pack(services, measures_by_service, ratings_by_key, periods))
+
+
+def iter_pack(services, measures_by_service, ratings_by_key, periods) -> Iterator[dict]:
+    """build_pack's rows one at a time (the build streams them into the database)."""
+    service_of = {m["measure_id"]: m["service_id"] for ms in measures_by_service.values() for m in ms}
+    rated_by_period: dict[str, set[str]] = {}
+    for measure_id, period in ratings_by_key:
+        if measure_id in service_of:
+            rated_by_period.setdefault(period, set()).add(service_of[measure_id])
+    bases: dict[str, dict] = {}  # the service columns, the same in every period
     for period in periods:
-        rated = {
-            m["service_id"]
-            for ms in measures_by_service.values()
-            for m in ms
-            if (m["measure_id"], period) in ratings_by_key
-        }
-        for s in services_in_period(services, period, rated):
-            base = {
-                "period": period,
-                "service_id": s["service_id"],
-                "service_name": s["name"],
-                "provider": s.get("provider"),
-                "commissioner": s.get("commissioner"),
-                "annual_value_gbp": s.get("annual_value_gbp"),
-                "total_value_gbp": s.get("total_value_gbp"),
-                "start_date": s.get("start_date"),
-                "end_date": s.get("end_date"),
-                "duration_months": duration_months(s.get("start_date"), s.get("end_date")),
-            }
-            measures = measures_by_service.get(s["service_id"]) or [None]
+        for s in services_in_period(services, period, rated_by_period.get(period, set())):
+            base = bases.get(s["service_id"])
+            if base is None:
+                base = bases[s["service_id"]] = {
+                    "service_id": s["service_id"],
+                    "service_name": s["name"],
+                    "provider": s.get("provider"),
+                    "commissioner": s.get("commissioner"),
+                    "annual_value_gbp": s.get("annual_value_gbp"),
+                    "total_value_gbp": s.get("total_value_gbp"),
+                    "start_date": s.get("start_date"),
+                    "end_date": s.get("end_date"),
+                    "duration_months": duration_months(s.get("start_date"), s.get("end_date")),
+                }
+            measures = measures_by_service.get(s["service_id"])
+            if not measures:
+                yield {"period": period, **base, **_NO_MEASURE, **_NO_RATING}
+                continue
             for m in measures:
-                rating = ratings_by_key.get((m["measure_id"], period)) if m else None
-                pack.append({
+                rating = ratings_by_key.get((m["measure_id"], period))
+                measure = {"measure_id": m["measure_id"], "measure": m["name"], "unit": m["unit"]}
+                if not rating:
+                    yield {"period": period, **base, **measure, **_NO_RATING}
+                    continue
+                yield {
+                    "period": period,
                     **base,
-                    "measure_id": m["measure_id"] if m else None,
-                    "measure": m["name"] if m else None,
-                    "unit": m["unit"] if m else None,
-                    "target": rating["target"] if rating else None,
-                    "actual": rating["actual"] if rating else None,
-                    "tolerance": rating["tolerance"] if rating else None,
-                    "rag": rating["rag"] if rating else NOT_MEASURED,
-                    "rag_overridden": rating["rag_overridden"] if rating else None,
-                    "direction_of_travel": rating["direction_of_travel"] if rating else None,
-                    "commentary": rating["commentary"] if rating else None,
-                    "rag_rule_version": rating["rag_rule_version"] if rating else None,
-                })
-    return pack
+                    **measure,
+                    "target": rating["target"],
+                    "actual": rating["actual"],
+                    "tolerance": rating["tolerance"],
+                    "rag": rating["rag"],
+                    "rag_overridden": rating["rag_overridden"],
+                    "direction_of_travel": rating["direction_of_travel"],
+                    "commentary": rating["commentary"],
+                    "rag_rule_version": rating["rag_rule_version"],
+                }
 
 
-def summarise_periods(pack: list[dict], periods: list[str], latest: str) -> list[dict]:
-    summary = []
-    for period in periods:
-        rows = [r for r in pack if r["period"] == period]
-        services = {r["service_id"] for r in rows}
-        rated = {r["service_id"] for r in rows if r["rag"] != NOT_MEASURED}
-        start, end = period_bounds(period)
+_NO_MEASURE = {"measure_id": None, "measure": None, "unit": None}
+_NO_RATING = {
+    "target": None, "actual": None, "tolerance": None, "rag": NOT_MEASURED, "rag_overridden": None,
+    "direction_of_travel": None, "commentary": None, "rag_rule_version": None,
+}
 
-        def count(column, value, rows=rows):
-            return sum(1 for r in rows if r[column] == value)
 
-        summary.append({
-            "period": period,
-            "period_start": start,
-            "period_end": end,
-            "is_latest": 1 if period == latest else 0,
-            "ratings": len([r for r in rows if r["rag"] != NOT_MEASURED]),
-            "green": count("rag", "Green"),
-            "amber": count("rag", "Amber"),
-            "red": count("rag", "Red"),
-            "overridden": count("rag_overridden", 1),
-            "measures_not_rated": sum(1 for r in rows if r["measure_id"] and r["rag"] == NOT_MEASURED),
-            "services_in_pack": len(services),
-            "services_rated": len(rated),
-            "services_not_measured": len(services - rated),
-            "better": count("direction_of_travel", "better"),
-            "same": count("direction_of_travel", "same"),
-            "worse": count("direction_of_travel", "worse"),
-        })
-    return summary
+def summarise_periods(pack: Iterable[dict], periods: list[str], latest: str) -> list[dict]:
+    summary = PackSummary(periods, latest)
+    for row in pack:
+        summary.add(row)
+    return summary.rows()
+
+
+class PackSummary:
+    """The performance_periods rows, counted from Committee pack rows as they are made (one pass)."""
+
+    def __init__(self, periods: list[str], latest: str):
+        self.periods, self.latest = periods, latest
+        self.tallies = {
+            period: {"services": set(), "rated": set(), "rag": Counter(), "direction": Counter(), "overridden": 0,
+                     "measures_not_rated": 0}
+            for period in periods
+        }
+
+    def add(self, row: dict) -> dict:
+        tally = self.tallies.get(row["period"])
+        if tally is not None:
+            tally["services"].add(row["service_id"])
+            if row["rag"] != NOT_MEASURED:
+                tally["rated"].add(row["service_id"])
+            elif row["measure_id"]:
+                tally["measures_not_rated"] += 1
+            tally["rag"][row["rag"]] += 1
+            tally["direction"][row["direction_of_travel"]] += 1
+            if row["rag_overridden"] == 1:
+                tally["overridden"] += 1
+        return row
+
+    def rows(self) -> list[dict]:
+        summary = []
+        for period in self.periods:
+            tally = self.tallies[period]
+            rag, direction = tally["rag"], tally["direction"]
+            start, end = period_bounds(period)
+            summary.append({
+                "period": period,
+                "period_start": start,
+                "period_end": end,
+                "is_latest": 1 if period == self.latest else 0,
+                "ratings": sum(rag.values()) - rag[NOT_MEASURED],
+                "green": rag["Green"],
+                "amber": rag["Amber"],
+                "red": rag["Red"],
+                "overridden": tally["overridden"],
+                "measures_not_rated": tally["measures_not_rated"],
+                "services_in_pack": len(tally["services"]),
+                "services_rated": len(tally["rated"]),
+                "services_not_measured": len(tally["services"] - tally["rated"]),
+                "better": direction["better"],
+                "same": direction["same"],
+                "worse": direction["worse"],
+            })
+        return summary
 
 
 def build_coverage(services, measures_by_service, ratings_by_key, latest: str) -> list[dict]:
@@ -318,6 +389,17 @@ def build_coverage(services, measures_by_service, ratings_by_key, latest: str) -
     return rows
 
 
+def _insert(db, table: str, columns, rows: Iterable[dict]) -> None:
+    """Rows (dicts with at least `columns`) into an existing table, as plain tuples: the values are numbers, text and
+    None, stored exactly as sqlite-utils' insert_all would store them, without its per-value conversion."""
+    names = list(columns)
+    values = itemgetter(*names)
+    db.conn.executemany(
+        f"INSERT INTO [{table}] ({', '.join(f'[{n}]' for n in names)}) VALUES ({', '.join('?' * len(names))})",
+        map(values, rows),
+    )
+
+
 def derive(db, context) -> None:
     # 1. Unapproved ratings never enter the public database (VACUUM at the end of the build removes their pages).
     db.execute("DELETE FROM measure_results WHERE approved_for_publication IS NOT 1")
@@ -325,10 +407,14 @@ def derive(db, context) -> None:
         {"rule_version": RAG_RULE_VERSION, "rule": RAG_RULE_TEXT, "inputs": "target, actual, tolerance, polarity"},
         pk="rule_version",
     )
-    measures = _rows(db, "SELECT * FROM measures ORDER BY service_id, name")
+    measures = _rows(db, "SELECT measure_id, service_id, name, unit, polarity FROM measures ORDER BY service_id, name")
     polarity_of = {m["measure_id"]: m["polarity"] for m in measures}
-    results = _rows(db, "SELECT * FROM measure_results")
+    results = _rows(db, """
+        SELECT measure_id, period, target, actual, tolerance, override_rag, override_reason, commentary, rated_on,
+          source_title, source_url
+        FROM measure_results ORDER BY rowid""")
     ratings = build_ratings(results, polarity_of)
+    del results
     service_of = {m["measure_id"]: m["service_id"] for m in measures}
     for r in ratings:
         r["service_id"] = service_of[r["measure_id"]]
@@ -336,13 +422,15 @@ def derive(db, context) -> None:
         RATINGS_COLUMNS,
         foreign_keys=[("measure_id", "measures", "measure_id"), ("service_id", "services", "service_id")],
     )
-    db["ratings"].insert_all(ratings, batch_size=2000)
+    _insert(db, "ratings", RATINGS_COLUMNS, ratings)
     db["ratings"].create_index(["measure_id", "period"], unique=True, if_not_exists=True)
     db["ratings"].create_index(["period"], if_not_exists=True)
     db["ratings"].create_index(["service_id"], if_not_exists=True)
 
     services = _rows(db, """
-        SELECT s.*, o.name AS provider FROM services s
+        SELECT s.service_id, s.name, s.commissioner, s.status, s.annual_value_gbp, s.total_value_gbp, s.start_date,
+          s.end_date, o.name AS provider
+        FROM services s
         LEFT JOIN organizations o ON o.organization_id = s.organization_id ORDER BY s.name, s.service_id""")
     measures_by_service: dict[str, list[dict]] = {}
     for m in measures:
@@ -352,16 +440,18 @@ def derive(db, context) -> None:
     if not periods:
         periods = [latest_completed_period(context.today)]
     latest = periods[-1]
-    pack = build_pack(services, measures_by_service, ratings_by_key, periods)
+    summary = PackSummary(periods, latest)
     db["committee_pack"].create(PACK_COLUMNS, foreign_keys=[("service_id", "services", "service_id")])
-    db["committee_pack"].insert_all(pack, batch_size=2000)
+    _insert(db, "committee_pack", PACK_COLUMNS,
+            map(summary.add, iter_pack(services, measures_by_service, ratings_by_key, periods)))
     db["committee_pack"].create_index(["period"], if_not_exists=True)
     db["committee_pack"].create_index(["service_id"], if_not_exists=True)
-    db["performance_periods"].insert_all(summarise_periods(pack, periods, latest), pk="period")
+    db["performance_periods"].insert_all(summary.rows(), pk="period")
     db["performance_coverage"].create(
         COVERAGE_COLUMNS, pk="service_id", foreign_keys=[("service_id", "services", "service_id")]
     )
-    db["performance_coverage"].insert_all(build_coverage(services, measures_by_service, ratings_by_key, latest))
+    _insert(db, "performance_coverage", COVERAGE_COLUMNS,
+            build_coverage(services, measures_by_service, ratings_by_key, latest))
 
 
 RATINGS_COLUMNS = {
@@ -383,7 +473,7 @@ COVERAGE_COLUMNS = {
 }
 
 
-def check(db) -> list[Problem]:
+def check(db, context=None) -> list[Problem]:
     problems = []
     sql = "SELECT count(*) FROM measure_results WHERE approved_for_publication IS NOT 1"
     (unapproved,) = db.execute(sql).fetchone()

@@ -43,10 +43,13 @@ def derive(db, context) -> None:
     db.execute(CRIME_RATES_VIEW)
 
 
-def check(db) -> list:
+def check(db, context=None) -> list:
+    """Every borough has a boundary. Problems name the file as validation does (data/...)."""
     from ..package import Problem
 
+    if context:
+        where = context.package.resources["borough_boundaries"].display_path
+    else:
+        where = "data/reference/borough_boundaries.geojson"
     missing = [r[0] for r in db.execute("SELECT gss_code FROM boroughs WHERE geometry IS NULL")]
-    return [
-        Problem("reference/borough_boundaries.geojson", 1, "gss_code", f"no boundary for {code}") for code in missing
-    ]
+    return [Problem(where, 1, "gss_code", f"no boundary for {code}") for code in missing]

@@ -168,12 +168,32 @@ CREATE TABLE service_coverage_counts (
   services_with_delivery_point_count INTEGER NOT NULL
 )
 """
+COVERAGE_COUNT_SUMS = "".join(
+    f"\n  SUM({name}) AS {name}," for name in re.findall(r"AS (\w+)", COVERAGE_COUNT_MEASURES)
+).rstrip(",")
+# London-wide services cover every borough (service_areas holds all 33 for each): they are counted once per filter
+# combination and added to every borough, rather than joined to their 33 service_areas rows. The money column only
+# sums services of named boroughs, so its sums are taken over the same rows as a plain join would.
 COVERAGE_COUNTS_INSERT = f"""
 INSERT INTO service_coverage_counts
-SELECT a.gss_code, s.service_area, s.commissioner, s.status,{COVERAGE_COUNT_MEASURES}
-FROM service_areas a
-JOIN services s ON s.service_id = a.service_id
-GROUP BY a.gss_code, s.service_area, s.commissioner, s.status
+SELECT gss_code, service_area, commissioner, status,{COVERAGE_COUNT_SUMS}
+FROM (
+  SELECT a.gss_code, s.service_area, s.commissioner, s.status,{COVERAGE_COUNT_MEASURES}
+  FROM services s
+  JOIN service_areas a ON a.service_id = s.service_id
+  WHERE s.coverage IS NOT 'london-wide'
+  GROUP BY a.gss_code, s.service_area, s.commissioner, s.status
+  UNION ALL
+  SELECT b.gss_code, w.*
+  FROM boroughs b
+  CROSS JOIN (
+    SELECT s.service_area, s.commissioner, s.status,{COVERAGE_COUNT_MEASURES}
+    FROM services s
+    WHERE s.coverage = 'london-wide'
+    GROUP BY s.service_area, s.commissioner, s.status
+  ) w
+)
+GROUP BY gss_code, service_area, commissioner, status
 UNION ALL
 SELECT NULL, s.service_area, s.commissioner, s.status,{COVERAGE_COUNT_MEASURES}
 FROM services s
@@ -233,24 +253,44 @@ def service_area_rows(services: list[dict], named: list[dict], borough_codes: li
     return rows
 
 
+# The same rows, in the same order, as service_area_rows() over the services in rowid order. (service_id, gss_code)
+# is the primary key of service_boroughs, so no pair is repeated and UNION ALL needs no de-duplication.
+SERVICE_AREAS_INSERT = """
+INSERT INTO service_areas (service_id, gss_code)
+SELECT service_id, gss_code FROM (
+  SELECT s.rowid AS service_rowid, s.service_id, b.gss_code
+  FROM services s JOIN boroughs b
+  WHERE s.coverage = 'london-wide'
+  UNION ALL
+  SELECT s.rowid, s.service_id, n.gss_code
+  FROM services s JOIN service_boroughs n ON n.service_id = s.service_id
+  WHERE s.coverage IS NOT 'london-wide'
+)
+ORDER BY service_rowid, gss_code
+"""
+
+
 def derive(db, context) -> None:
-    borough_names = dict(db.execute("SELECT gss_code, name FROM boroughs ORDER BY gss_code").fetchall())
-    services = list(db["services"].rows)
-    areas = service_area_rows(services, list(db["service_boroughs"].rows), list(borough_names))
+    conn = db.conn
     db["service_areas"].create(
         {"service_id": str, "gss_code": str},
         foreign_keys=[("service_id", "services", "service_id"), ("gss_code", "boroughs", "gss_code")],
         not_null={"service_id", "gss_code"},
     )
-    db["service_areas"].insert_all(areas)
+    conn.execute(SERVICE_AREAS_INSERT)
     db["service_areas"].create_index(["service_id", "gss_code"], unique=True)
     db["service_areas"].create_index(["gss_code"])
 
+    # Borough names covered: every borough for London-wide services, else those in service_areas.
+    every_borough = sorted(name for (name,) in conn.execute("SELECT name FROM boroughs"))
     covered: dict[str, list[str]] = {}
-    for area in areas:
-        covered.setdefault(area["service_id"], []).append(borough_names[area["gss_code"]])
-    providers = dict(db.execute("SELECT organization_id, name FROM organizations").fetchall())
-    points = dict(db.execute(
+    for service_id, name in conn.execute(
+        "SELECT a.service_id, b.name FROM services s JOIN service_areas a ON a.service_id = s.service_id "
+        "JOIN boroughs b ON b.gss_code = a.gss_code WHERE s.coverage IS NOT 'london-wide'"
+    ):
+        covered.setdefault(service_id, []).append(name)
+    providers = dict(conn.execute("SELECT organization_id, name FROM organizations").fetchall())
+    points = dict(conn.execute(
         "SELECT sal.service_id, COUNT(*) FROM service_at_location sal JOIN locations l USING (location_id) "
         "WHERE l.latitude IS NOT NULL GROUP BY sal.service_id"
     ).fetchall())
@@ -260,24 +300,31 @@ def derive(db, context) -> None:
     }
     for name, kind in new_columns.items():
         db["services"].add_column(name, kind)
+    services = conn.execute(
+        "SELECT service_id, organization_id, start_date, end_date, last_verified, review_due, coverage FROM services "
+        "ORDER BY rowid"
+    ).fetchall()
     updates = []
-    for service in services:
-        length = duration(service["start_date"], service["end_date"])
-        names = sorted(covered.get(service["service_id"], []))
-        updates.append({
-            "service_id": service["service_id"],
-            "provider_name": providers.get(service["organization_id"]),
-            "duration_days": length.days,
-            "duration_months": length.months,
-            "duration_text": length.text or None,
-            "borough_count": len(names),
-            "boroughs_covered": json.dumps(names),
-            "delivery_point_count": points.get(service["service_id"], 0),
-        })
-    columns = list(new_columns)
-    db.conn.executemany(
-        "UPDATE services SET " + ", ".join(f"{c} = ?" for c in columns) + " WHERE service_id = ?",
-        [[u[c] for c in columns] + [u["service_id"]] for u in updates],
+    unplaced = []
+    durations: dict[tuple, Duration] = {}
+    every_borough_json = json.dumps(every_borough)
+    for service_id, organization_id, start_date, end_date, _, _, coverage in services:
+        length = durations.get((start_date, end_date))
+        if length is None:
+            length = durations[start_date, end_date] = duration(start_date, end_date)
+        if coverage == "london-wide":
+            count, names_json = len(every_borough), every_borough_json
+        else:
+            names = sorted(covered.get(service_id, []))
+            count, names_json = len(names), json.dumps(names)
+        if not count:
+            unplaced.append(service_id)
+        updates.append((
+            providers.get(organization_id), length.days, length.months, length.text or None, count, names_json,
+            points.get(service_id, 0), service_id,
+        ))
+    conn.executemany(
+        "UPDATE services SET " + ", ".join(f"{c} = ?" for c in new_columns) + " WHERE service_id = ?", updates
     )
     db["services"].create_index(["provider_name"], if_not_exists=True)
     # Search name, description and provider together.
@@ -295,27 +342,27 @@ def derive(db, context) -> None:
     # The services page lists services with no named borough.
     db["services"].create_index(["borough_count"], if_not_exists=True)
 
-    due = [s for s in services if needs_review(s["last_verified"], s["review_due"], context.today)]
+    due = [s for s in services if needs_review(s[4], s[5], context.today)]
     if due:
         print(f"warning: {len(due)} of {len(services)} services need review as at {context.today} "
               "(see the services_needing_review view)", file=sys.stderr)
-    unplaced = [u["service_id"] for u in updates if u["borough_count"] == 0]
     if unplaced:
         print(f"warning: {len(unplaced)} services have no named borough and are not on the coverage map: "
               + ", ".join(unplaced[:10]), file=sys.stderr)
 
 
-def check(db) -> list:
+def check(db, context=None) -> list:
+    """London-wide services cover all 33 boroughs. Problems name the CSV as validation does (data/...)."""
     from ..package import Problem
 
+    where = context.package.resources["services"].display_path if context else "data/services/services.csv"
     problems = []
-    for service_id, coverage, count in db.execute(
-        "SELECT s.service_id, s.coverage, COUNT(a.gss_code) FROM services s "
-        "LEFT JOIN service_areas a ON a.service_id = s.service_id GROUP BY s.service_id"
+    for service_id, count in db.execute(
+        "SELECT s.service_id, (SELECT COUNT(*) FROM service_areas a WHERE a.service_id = s.service_id) FROM services s "
+        "WHERE s.coverage = 'london-wide' ORDER BY s.service_id"
     ):
-        if coverage == "london-wide" and count != 33:
-            problems.append(Problem("services/services.csv", 0, "coverage",
-                                    f"{service_id}: london-wide covers {count} boroughs, not 33"))
+        if count != 33:
+            problems.append(Problem(where, 0, "coverage", f"{service_id}: london-wide covers {count} boroughs, not 33"))
     return problems
 
 
@@ -328,12 +375,12 @@ def _rule_named_boroughs_only_for_borough_coverage(tables) -> list:
 
     if "services" not in tables or "service_boroughs" not in tables:
         return []
-    coverage = {row["service_id"]: row["coverage"] for _, row in tables["services"].rows}
+    coverage = {service_id: value for _, service_id, value in tables["services"].select("service_id", "coverage")}
     where = tables["service_boroughs"].resource.display_path
     problems = []
-    for number, row in tables["service_boroughs"].rows:
-        if coverage.get(row["service_id"]) == "london-wide":
-            problems.append(Problem(where, number, "service_id", f"{row['service_id']} is london-wide: list no "
+    for number, service_id in tables["service_boroughs"].select("service_id"):
+        if coverage.get(service_id) == "london-wide":
+            problems.append(Problem(where, number, "service_id", f"{service_id} is london-wide: list no "
                                     "boroughs for it (London-wide expands to all 33 automatically)"))
     return problems
 
@@ -345,14 +392,16 @@ def _rule_coordinates_need_precision(tables) -> list:
         return []
     where = tables["locations"].resource.display_path
     problems = []
-    for number, row in tables["locations"].rows:
-        has_point = row["latitude"] is not None and row["longitude"] is not None
-        if (row["latitude"] is None) != (row["longitude"] is None):
+    for number, latitude, longitude, precision in tables["locations"].select(
+        "latitude", "longitude", "geocode_precision"
+    ):
+        has_point = latitude is not None and longitude is not None
+        if (latitude is None) != (longitude is None):
             continue  # reported by the in_greater_london rule
-        if has_point and row["geocode_precision"] == "not geocoded":
+        if has_point and precision == "not geocoded":
             problems.append(Problem(where, number, "geocode_precision",
                                     "coordinates are given: say how they were obtained"))
-        elif not has_point and row["geocode_precision"] != "not geocoded":
+        elif not has_point and precision != "not geocoded":
             problems.append(Problem(where, number, "geocode_precision",
                                     "no coordinates: precision must be 'not geocoded'"))
     return problems
@@ -597,7 +646,8 @@ def coverage_summary(conn, filters: dict | None = None) -> dict:
     rows = coverage_rows(conn, filters)
     where = " AND ".join(f"{c} = :{c}" for c in filters) or "1"
     totals = _rows(conn, COVERAGE_TOTALS_FROM_COUNTS, {c: filters.get(c, "") for c in FILTER_COLUMNS})[0]
-    unplaced = _rows(conn, f"SELECT service_id, name FROM services WHERE borough_count = 0 AND {where} ORDER BY name",
+    # "+name": sort the few unplaced services rather than walk the whole name index (idx_services_name).
+    unplaced = _rows(conn, f"SELECT service_id, name FROM services WHERE borough_count = 0 AND {where} ORDER BY +name",
                      filters)
     counts = _rows(conn, "SELECT (SELECT COUNT(*) FROM service_delivery_points) AS points, "
                    "(SELECT COUNT(*) FROM locations) AS locations")[0]

@@ -173,7 +173,7 @@ def derive(db, context) -> None:
     conn.execute(MONEY_AND_VIOLENCE_VIEW)
 
 
-def check(db) -> list[Problem]:
+def check(db, context=None) -> list[Problem]:
     conn = db.conn if hasattr(db, "conn") else db
     problems = []
     for table, column, where in [("vru_reach", "people_engaged", "1 = 1"), ("vru_kpis", "actual", "unit = 'people'")]:

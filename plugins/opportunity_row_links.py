@@ -1,0 +1,25 @@
+"""Funding opportunities (issue 4): each opportunity's row page links to the map of the area it is open to and to
+the services already funded like it. Addresses come from scripts/publication/domains/opportunities.row_links."""
+
+from datasette import hookimpl
+from datasette.utils import tilde_decode
+
+from scripts.publication.domains import opportunities
+
+
+@hookimpl
+def extra_template_vars(database, table, view_name, request, datasette):
+    if table != "funding_opportunities" or view_name != "row" or request is None:
+        return {}
+
+    async def inner():
+        reference = tilde_decode(request.url_vars.get("pks", ""))
+        db = datasette.get_database(database)
+        found = (await db.execute(
+            "select title, service_area, eligible_area, eligible_borough_count from funding_opportunities "
+            "where reference = ?", [reference])).first()
+        if found is None:
+            return {}
+        return {"opportunity_row": {**dict(found), "links": opportunities.row_links(database, reference)}}
+
+    return inner
