@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,10 +115,32 @@ def post_load_checks(db: sqlite_utils.Database) -> list[Problem]:
     problems = []
     for row in db.execute("PRAGMA foreign_key_check").fetchall():
         problems.append(Problem(str(row[0]), row[1] or 0, row[2], f"foreign key to {row[2]} does not resolve"))
+    return problems
+
+
+def integrity_problems(db: sqlite_utils.Database) -> list[Problem]:
     (result,) = db.execute("PRAGMA integrity_check").fetchone()
     if result != "ok":
-        problems.append(Problem("database", 0, "-", f"integrity check failed: {result}"))
-    return problems
+        return [Problem("database", 0, "-", f"integrity check failed: {result}")]
+    return []
+
+
+def check_built_database(db: sqlite_utils.Database, path: Path, context: BuildContext) -> list[Problem]:
+    """Every check of the finished (committed) database. SQLite's integrity check, the longest, runs on this
+    connection while the foreign-key and domain checks run at the same time on a second one in another thread
+    (sqlite3 releases the GIL while SQLite works), so the two cores share them."""
+
+    def other_checks() -> list[Problem]:
+        second = sqlite_utils.Database(path)
+        try:
+            return post_load_checks(second) + [p for check in domains.checks() for p in check(second, context)]
+        finally:
+            second.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        others = pool.submit(other_checks)
+        integrity = integrity_problems(db)
+        return others.result() + integrity
 
 
 def build_database(
@@ -183,11 +206,11 @@ def _build(data_dir: Path, out_path: Path, today: dt.date, timings: dict[str, fl
             step(db, context)
             clock.mark(f"derive:{step.__module__.rsplit('.', 1)[-1]}")
         write_build_info(db, context)
-        problems = post_load_checks(db) + [p for check in domains.checks() for p in check(db, context)]
+        db.conn.commit()  # before the checks, which read the file from a second connection too
+        problems = check_built_database(db, tmp_path, context)
         clock.mark("post_build_checks")
         if problems:
             raise BuildFailed(problems)
-        db.conn.commit()
         db.execute("ANALYZE")
         # Pages freed by the derive steps are normally reused by later inserts; VACUUM (which rewrites the whole file,
         # about a tenth of the build) only when some are still free, to keep the file compact.
