@@ -187,7 +187,8 @@ def start_server(serve_dir: Path) -> tuple[subprocess.Popen, str]:
     datasette = Path(sys.executable).parent / "datasette"
     log_file = (WORK / "server.log").open("w")
     process = subprocess.Popen([str(datasette), "serve", *args, "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+                               cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)))  # plugins import scripts.publication
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:

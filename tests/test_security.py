@@ -44,7 +44,8 @@ def serve(database_dir: Path, log: Path):
     datasette = Path(sys.executable).parent / "datasette"
     out = log.open("w")
     process = subprocess.Popen([str(datasette), "serve", *args, "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                               cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                               env=dict(os.environ, PYTHONPATH=str(ROOT)))  # plugins import scripts.publication
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:

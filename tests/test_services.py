@@ -417,6 +417,8 @@ def test_precomputed_coverage_equals_a_count_from_service_areas(real_db_path, sy
                 assert got == expected, (path.name, filters)
             assert summary["totals"] == totals, (path.name, filters)
             assert sorted(summary["unplaced"], key=lambda u: (u["name"], u["service_id"])) == unplaced
+            # The points map is never filtered: its count is every row of the view, whatever the filters.
+            assert summary["points"] == db.execute("select count(*) from service_delivery_points").fetchone()[0]
             if not totals["services"]:
                 assert summary["summary"] == "No services match."
             else:

@@ -150,7 +150,8 @@ COVERAGE_COUNT_MEASURES = """
   COALESCE(SUM(s.coverage = 'london-wide'), 0) AS london_wide_services_count,
   COALESCE(SUM(s.coverage = 'boroughs' AND s.borough_count > 0), 0) AS named_borough_services_count,
   COALESCE(SUM(s.borough_count = 0), 0) AS unnamed_borough_services_count,
-  COALESCE(SUM(s.delivery_point_count > 0), 0) AS services_with_delivery_point_count"""
+  COALESCE(SUM(s.delivery_point_count > 0), 0) AS services_with_delivery_point_count,
+  COALESCE(SUM(s.delivery_point_count), 0) AS delivery_points_count"""
 COVERAGE_COUNTS_TABLE = """
 CREATE TABLE service_coverage_counts (
   gss_code TEXT REFERENCES boroughs(gss_code),
@@ -165,7 +166,8 @@ CREATE TABLE service_coverage_counts (
   london_wide_services_count INTEGER NOT NULL,
   named_borough_services_count INTEGER NOT NULL,
   unnamed_borough_services_count INTEGER NOT NULL,
-  services_with_delivery_point_count INTEGER NOT NULL
+  services_with_delivery_point_count INTEGER NOT NULL,
+  delivery_points_count INTEGER NOT NULL
 )
 """
 COVERAGE_COUNT_SUMS = "".join(
@@ -649,8 +651,10 @@ def coverage_summary(conn, filters: dict | None = None) -> dict:
     # "+name": sort the few unplaced services rather than walk the whole name index (idx_services_name).
     unplaced = _rows(conn, f"SELECT service_id, name FROM services WHERE borough_count = 0 AND {where} ORDER BY +name",
                      filters)
-    counts = _rows(conn, "SELECT (SELECT COUNT(*) FROM service_delivery_points) AS points, "
-                   "(SELECT COUNT(*) FROM locations) AS locations")[0]
+    # Every delivery point (the points map is not filtered), summed from the precomputed rows: counting the
+    # service_delivery_points view joins every service's locations on each view.
+    counts = _rows(conn, "SELECT (SELECT COALESCE(SUM(delivery_points_count), 0) FROM service_coverage_counts "
+                   "WHERE gss_code IS NULL) AS points, (SELECT COUNT(*) FROM locations) AS locations")[0]
     base = {"rows": rows, "unplaced": unplaced, "totals": totals, "filters": filters, **counts}
     if not totals["services"]:
         return {**base, "summary": "No services match." if filters else "No services are listed yet."}
