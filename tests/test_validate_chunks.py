@@ -74,3 +74,44 @@ def test_equal_cells_share_one_object_in_a_repeating_column():
     assert check.values[:5] == ["active"] * 5 and len({id(v) for v in check.values[:5]}) == 1
     assert check.values[5:] == [None, "gone"]
     assert [str(p) for p in problems] == ["x.csv:8:status: 'gone' is not one of: active, ended"]
+
+
+FIELDS = [
+    {"name": "count", "type": "integer", "constraints": {"minimum": 0, "maximum": 100}},
+    {"name": "amount_gbp", "type": "number", "constraints": {"minimum": 0}},
+    {"name": "rate", "type": "number", "constraints": {"enum": [0.5, 1.0]}},
+    {"name": "day", "type": "date", "constraints": {"required": True}},
+    {"name": "flag", "type": "boolean"},
+    {"name": "code", "type": "string", "constraints": {"pattern": "E09[0-9]{6}", "maxLength": 9}},
+    {"name": "status", "type": "string", "constraints": {"enum": ["active", "ended"]}},
+    {"name": "note", "type": "string"},
+]
+TRICKY_CELLS = [
+    "", " ", "0", "7", "+7", "-7", " 7 ", "07", "100", "101", "1e3", "1.0", "0.5", "-0", "nan", "inf", "-inf",
+    "1,500", "£5", "١٢", "²", "2024-02-29", "2023-02-29", "2024-2-9", " 2024-01-01", "2024-01-01T00:00",
+    "true", "No", "yes ", "E09000001", "E090000012", "e09000001", "active", "Active", "ended", "=1+1", "@x", "+x",
+    "-x", "\tx", "x" * 20_001, "<script>alert(1)</script>", "1 OR 1=1", "Zoë",
+]
+
+
+@pytest.mark.parametrize("field_def", FIELDS, ids=[f["name"] for f in FIELDS])
+def test_the_fast_check_agrees_with_cast_and_check_constraints_cell_by_cell(field_def):
+    """ColumnCheck's quick tests are a second implementation of `cast` + `check_constraints`: for every cell they
+    must give the same typed value and the same reasons, or a bad cell could be published."""
+    check = validate.ColumnCheck(field_def, False, "x.csv")
+    problems = []
+    check.add(tuple(TRICKY_CELLS), array("I", range(2, 2 + len(TRICKY_CELLS))), problems)
+    expected_values, expected_problems = [], []
+    for row, raw in enumerate(TRICKY_CELLS, start=2):
+        try:
+            value = validate.cast(raw, field_def)
+        except ValueError as exc:
+            expected_values.append(None)
+            expected_problems.append(f"x.csv:{row}:{field_def['name']}: {exc}")
+            continue
+        expected_values.append(value)
+        expected_problems += [f"x.csv:{row}:{field_def['name']}: {reason}"
+                              for reason in validate.check_constraints(value, raw, field_def, False)]
+    assert check.values == expected_values
+    assert sorted(map(str, problems)) == sorted(expected_problems)
+    assert expected_problems  # every field has some failing cells among these

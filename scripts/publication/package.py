@@ -71,6 +71,17 @@ class PackageError(Exception):
     """The datapackage.json itself is unreadable: nothing can be validated."""
 
 
+# The project's own data package: what a post-build check names when it is run without a build's context.
+PROJECT_DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def resource_display_path(context, name: str) -> str:
+    """How a problem names resource `name`'s file, as validation does (data/...): from the package being built
+    (`context.package`), or from the project's data/ when a check is run on its own (context None)."""
+    package = context.package if context else load_package(PROJECT_DATA)
+    return package.resources[name].display_path
+
+
 def display(path: Path, root: Path) -> str:
     try:
         return str(Path(root.name) / path.relative_to(root))

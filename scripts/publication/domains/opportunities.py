@@ -232,12 +232,9 @@ def derive(db, context) -> None:
 
 def check(db, context=None) -> list:
     """Whole-London opportunities are open to all 33 boroughs. Problems name the CSV as validation does (data/...)."""
-    from ..package import Problem
+    from ..package import Problem, resource_display_path
 
-    if context:
-        where = context.package.resources["funding_opportunities"].display_path
-    else:
-        where = "data/mopac/funding_opportunities.csv"
+    where = resource_display_path(context, "funding_opportunities")
     problems = []
     for reference, coverage, count in db.execute(
         "SELECT reference, coverage, eligible_borough_count FROM funding_opportunities"

@@ -45,11 +45,8 @@ def derive(db, context) -> None:
 
 def check(db, context=None) -> list:
     """Every borough has a boundary. Problems name the file as validation does (data/...)."""
-    from ..package import Problem
+    from ..package import Problem, resource_display_path
 
-    if context:
-        where = context.package.resources["borough_boundaries"].display_path
-    else:
-        where = "data/reference/borough_boundaries.geojson"
+    where = resource_display_path(context, "borough_boundaries")
     missing = [r[0] for r in db.execute("SELECT gss_code FROM boroughs WHERE geometry IS NULL")]
     return [Problem(where, 1, "gss_code", f"no boundary for {code}") for code in missing]

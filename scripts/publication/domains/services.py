@@ -355,9 +355,9 @@ def derive(db, context) -> None:
 
 def check(db, context=None) -> list:
     """London-wide services cover all 33 boroughs. Problems name the CSV as validation does (data/...)."""
-    from ..package import Problem
+    from ..package import Problem, resource_display_path
 
-    where = context.package.resources["services"].display_path if context else "data/services/services.csv"
+    where = resource_display_path(context, "services")
     problems = []
     for service_id, count in db.execute(
         "SELECT s.service_id, (SELECT COUNT(*) FROM service_areas a WHERE a.service_id = s.service_id) FROM services s "
