@@ -18,8 +18,7 @@ COPY scripts/ scripts/
 COPY plugins/ plugins/
 COPY templates/ templates/
 COPY static/ static/
-COPY metadata.yml ./
-COPY build/commissioning.db build/synthetic_demo.db build/inspect-data.json build/
+COPY build/commissioning.db build/synthetic_demo.db build/inspect-data.json build/metadata.json build/
 
 RUN useradd --system --no-create-home publication && chmod -R a-w /app
 USER publication

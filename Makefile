@@ -8,7 +8,7 @@ N ?= 300
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: install build build-real demo inspect serve test lint browser-deps benchmark docker clean
+.PHONY: install build build-real demo inspect metadata serve test lint browser-deps benchmark docker clean
 
 $(VENV)/.installed: pyproject.toml scripts/requirements.py
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ demo: install
 inspect: install
 	$(BIN)/datasette inspect build/commissioning.db build/synthetic_demo.db --inspect-file build/inspect-data.json
 
+# What Datasette serves as metadata: metadata.yml plus the titles, licences and descriptions data/ already states.
+metadata: install
+	$(BIN)/python -m scripts.publication.metadata --metadata metadata.yml --data data --out build/metadata.json
+
 build: build-real demo
-	$(MAKE) inspect
+	$(MAKE) inspect metadata
 
 serve: build
 	$(BIN)/python -m scripts.site -h $(HOST) -p $(PORT)

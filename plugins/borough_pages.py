@@ -1,12 +1,12 @@
 """Template functions for the borough pages (issue 8): templates/pages/boroughs.html and boroughs/{borough}.html.
 
-`borough_page(text, db)` and `borough_list(db)` run scripts/publication/borough_feeds.py on the named database
+`borough_page(text, db)` and `borough_list(db)` run plugins/view_models/borough_feeds.py on the named database
 (`?db=synthetic_demo` on the page address; the real commissioning database by default).
 """
 
 from datasette import hookimpl
 
-from scripts.publication import borough_feeds
+from plugins.view_models import borough_feeds
 
 DEFAULT_DATABASE = "commissioning"
 

@@ -5,7 +5,7 @@ to the `table` and `canned_query` it names."""
 
 from datasette import hookimpl
 
-from scripts.publication.dashboards import chart_links, chart_summary
+from plugins.view_models.dashboards import chart_links, chart_summary
 
 
 @hookimpl

@@ -1,11 +1,11 @@
 """LCPF (issue 7): /<database>/-/lcpf (allocations against crime and population, map, charts, trend) and
 /<database>/-/lcpf-explorer with .json and .csv (the what-if formula, modelled, not actual). Logic is in
-scripts/publication/domains/lcpf.py; this file only routes and renders."""
+plugins/view_models/lcpf.py; this file only routes and renders."""
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from scripts.publication.domains import lcpf
+from plugins.view_models import lcpf
 
 
 async def _database(datasette, request):

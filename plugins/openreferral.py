@@ -1,4 +1,4 @@
-"""Read-only Open Referral UK API under /openreferral/ (issue 8). The logic is in scripts/publication/openreferral.py.
+"""Read-only Open Referral UK API under /openreferral/ (issue 8). The logic is in plugins/view_models/openreferral.py.
 
     /openreferral/                     version, profile, OpenAPI address (real data: the commissioning database)
     /openreferral/openapi.json         OpenAPI description
@@ -17,7 +17,7 @@ from datasette import hookimpl
 from datasette.utils import add_cors_headers
 from datasette.utils.asgi import Response
 
-from scripts.publication import openreferral as oruk
+from plugins.view_models import openreferral as oruk
 
 PREFIX = r"^/(?:(?P<database>[A-Za-z0-9_-]+)/)?openreferral"
 DEFAULT_DATABASE = "commissioning"

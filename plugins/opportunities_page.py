@@ -1,9 +1,9 @@
 """Funding opportunities (issue 4): data for the /opportunities page. The logic lives in
-scripts/publication/domains/opportunities.py; the template only displays it."""
+plugins/view_models/opportunities.py; the template only displays it."""
 
 from datasette import hookimpl
 
-from scripts.publication.domains import opportunities
+from plugins.view_models import opportunities
 
 
 @hookimpl

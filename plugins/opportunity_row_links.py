@@ -1,10 +1,10 @@
 """Funding opportunities (issue 4): each opportunity's row page links to the map of the area it is open to and to
-the services already funded like it. Addresses come from scripts/publication/domains/opportunities.row_links."""
+the services already funded like it. Addresses come from plugins/view_models/opportunities.row_links."""
 
 from datasette import hookimpl
 from datasette.utils import tilde_decode
 
-from scripts.publication.domains import opportunities
+from plugins.view_models import opportunities
 
 
 @hookimpl

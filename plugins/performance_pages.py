@@ -1,9 +1,9 @@
 """Performance and RAG ratings (issue 5): data for /performance, /performance/committee-pack and
-/performance/service. The logic lives in scripts/publication/domains/performance.py; templates only display it."""
+/performance/service. The logic lives in plugins/view_models/performance.py; templates only display it."""
 
 from datasette import hookimpl
 
-from scripts.publication.domains import performance
+from plugins.view_models import performance
 
 
 @hookimpl
@@ -22,6 +22,10 @@ def extra_template_vars(template, request, datasette):
         chosen = request.args.get("db")
         db_name = chosen if chosen in usable else ("commissioning" if "commissioning" in usable else usable[0])
         db = datasette.get_database(db_name)
+        descriptions = {
+            table: datasette.table_metadata(db_name, table).get("columns", {})
+            for table in performance.TEMPLATE_TABLES
+        }
         perf = await db.execute_fn(
             lambda conn: performance.page_context(
                 conn,
@@ -29,6 +33,7 @@ def extra_template_vars(template, request, datasette):
                 request.args.get("period"),
                 request.args.get("service_id"),
                 request.args.get("commissioner"),
+                descriptions,
             )
         )
         perf["db"] = db_name

@@ -24,7 +24,8 @@ from datasette import hookimpl
 from datasette.facets import ArrayFacet, ColumnFacet
 from datasette.utils import path_with_added_args, path_with_removed_args
 
-from scripts.publication.domains import services
+from plugins.view_models import services
+from scripts.common.services import FILTER_COLUMNS
 
 TABLE, BOROUGH_COLUMN = "services", "boroughs_covered"
 COUNTS_TABLE = "service_coverage_counts"
@@ -34,12 +35,12 @@ NEUTRAL_ARGUMENTS = {
     "_facet_boroughs", "_facet_precounted", "_nocount", "_nofacet", "_labels", "_nolabels", "_shape", "_col", "_nocol",
     "_trace", "_json", "_nl", "_extra", "_dl", "_stream", "_context",
 }
-WHERE = "c.gss_code IS NULL" + "".join(f" AND (:{c} = '' OR c.{c} = :{c})" for c in services.FILTER_COLUMNS)
+WHERE = "c.gss_code IS NULL" + "".join(f" AND (:{c} = '' OR c.{c} = :{c})" for c in FILTER_COLUMNS)
 COUNT_SQL = {
     **{column: f"SELECT c.{column} AS value, SUM(c.services_count) AS count FROM {COUNTS_TABLE} c WHERE {WHERE} "
                f"AND c.{column} IS NOT NULL GROUP BY c.{column} HAVING count > 0 "
                "ORDER BY count DESC, value LIMIT :limit"
-       for column in services.FILTER_COLUMNS},
+       for column in FILTER_COLUMNS},
     "coverage": f"SELECT value, SUM(n) AS count FROM ("
                 f"SELECT 'london-wide' AS value, c.london_wide_services_count AS n FROM {COUNTS_TABLE} c WHERE {WHERE} "
                 f"UNION ALL SELECT 'boroughs', c.borough_specific_services_count FROM {COUNTS_TABLE} c WHERE {WHERE}"
@@ -55,7 +56,7 @@ def precomputed_filters(args) -> dict | None:
         values = args.getlist(name)
         if name in NEUTRAL_ARGUMENTS:
             continue
-        if name in services.FILTER_COLUMNS and len(values) == 1 and values[0]:
+        if name in FILTER_COLUMNS and len(values) == 1 and values[0]:
             filters[name] = values[0]
             continue
         return None
@@ -78,7 +79,7 @@ class _CountingDatasette:
 
     def __init__(self, datasette, filters: dict):
         self._datasette = datasette
-        self._params = {c: filters.get(c, "") for c in services.FILTER_COLUMNS}
+        self._params = {c: filters.get(c, "") for c in FILTER_COLUMNS}
 
     def __getattr__(self, name):
         return getattr(self._datasette, name)

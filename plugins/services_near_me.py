@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from scripts.publication.domains import services
+from plugins.view_models import services
 
 
 async def services_near_me(datasette, request):

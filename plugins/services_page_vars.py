@@ -1,5 +1,5 @@
 """Services directory (issue 3): data for the services table page (coverage map, summary, table alternative) and
-for each service's page. The logic lives in scripts/publication/domains/services.py; templates only display it."""
+for each service's page. The logic lives in plugins/view_models/services.py; templates only display it."""
 
 import sqlite3
 
@@ -7,7 +7,8 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils import sqlite_timelimit, tilde_decode
 
-from scripts.publication.domains import services
+from plugins.view_models import services
+from scripts.common.services import FILTER_COLUMNS
 
 # Shown instead of the maps when the coverage summary cannot be computed for this request; the table is unaffected.
 COVERAGE_UNAVAILABLE = (
@@ -40,7 +41,7 @@ def extra_template_vars(database, table, view_name, request, datasette):
             return {}
         if view_name == "table":
             # Plain equality filters of the directory (?service_area=vawg) narrow the coverage map and its table.
-            filters = {c: request.args.get(c) for c in services.FILTER_COLUMNS if request.args.get(c)}
+            filters = {c: request.args.get(c) for c in FILTER_COLUMNS if request.args.get(c)}
             limit = datasette.setting("sql_time_limit_ms")
             try:
                 summary = await db.execute_fn(lambda conn: limited_coverage_summary(conn, filters, limit))

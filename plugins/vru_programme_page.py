@@ -1,11 +1,11 @@
 """VRU programme page (issue 6): /<database>/-/vru-programme?programme=NAME shows the description, target group,
 money over time, boroughs, KPIs, reach and cost-benefit with its method. The data comes from
-scripts/publication/domains/vru.py (programme_profile); this file only routes and renders."""
+plugins/view_models/vru.py (programme_profile); this file only routes and renders."""
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
-from scripts.publication.domains import vru
+from plugins.view_models import vru
 
 
 async def vru_programme(datasette, request):

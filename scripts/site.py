@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 DATABASES = ["commissioning.db", "synthetic_demo.db"]
 INSPECT_FILE = BUILD / "inspect-data.json"
+# metadata.yml plus the titles, licences and column descriptions in data/, written by the build
+# (scripts/publication/metadata.py): serving reads only build/.
+METADATA_FILE = BUILD / "metadata.json"
 
 # Chosen for a public site: a short SQL time limit so one heavy query cannot hold a thread, a row cap
 # that still lets boroughs fetch whole tables as JSON, facet suggestions off (they run extra queries
@@ -36,7 +39,7 @@ def cli_args() -> list[str]:
     if INSPECT_FILE.exists():
         args += ["--inspect-file", str(INSPECT_FILE)]
     args += [
-        "--metadata", str(ROOT / "metadata.yml"),
+        "--metadata", str(METADATA_FILE),
         "--plugins-dir", str(ROOT / "plugins"),
         "--template-dir", str(ROOT / "templates"),
         "--static", f"static:{ROOT / 'static'}",
@@ -48,9 +51,7 @@ def cli_args() -> list[str]:
 
 
 def load_metadata() -> dict:
-    import yaml
-
-    return yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+    return json.loads(METADATA_FILE.read_text(encoding="utf-8"))
 
 
 def make_datasette(database_paths: list[Path] | None = None):

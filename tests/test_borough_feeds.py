@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 from lxml import etree
 
-from scripts.publication import borough_feeds
+from plugins.view_models import borough_feeds
 
 DATABASES = ["commissioning", "synthetic_demo"]
 # City of London (outside the 32-borough programmes), Croydon, Tower Hamlets

@@ -10,9 +10,10 @@ import sqlite3
 
 import pytest
 
+from plugins.view_models import lcpf as lcpf_pages
+from plugins.view_models.lcpf import ModelError, Weights, model_allocations
 from scripts.publication import build
 from scripts.publication.domains import lcpf
-from scripts.publication.domains.lcpf import ModelError, Weights, model_allocations
 from scripts.site import ROOT
 
 DATA = ROOT / "data"
@@ -34,7 +35,7 @@ def conn(real_db_path):
 
 @pytest.fixture(scope="module")
 def needs(conn):
-    return lcpf.load_needs(conn, "2019/20")
+    return lcpf_pages.load_needs(conn, "2019/20")
 
 
 def source_rows(path):
@@ -97,13 +98,13 @@ def test_impossible_inputs_are_refused_with_a_reason(needs, fund_total, weights,
 
 def test_rounding_keeps_the_exact_total():
     amounts = {"a": 1 / 3 * 100, "b": 1 / 3 * 100, "c": 1 / 3 * 100}
-    rounded = lcpf.round_to_total(amounts, 100)
+    rounded = lcpf_pages.round_to_total(amounts, 100)
     assert sum(rounded.values()) == 100 and sorted(rounded.values()) == [33, 33, 34]
 
 
 def test_explore_compares_with_actual_only_where_published(needs):
     bromley = "E09000006"
-    result = lcpf.explore(needs, {bromley: 300_000}, 13_105_185, Weights(1, 1, 1))
+    result = lcpf_pages.explore(needs, {bromley: 300_000}, 13_105_185, Weights(1, 1, 1))
     by_code = {r["gss_code"]: r for r in result["rows"]}
     assert by_code[bromley]["modelled_minus_actual_gbp"] == by_code[bromley]["modelled_gbp"] - 300_000
     assert all(r["actual_gbp"] is None for code, r in by_code.items() if code != bromley)
@@ -182,9 +183,9 @@ def test_crime_share_trend_matches_hand_computation(conn, gss_code, year):
 
 
 def test_map_projection_and_colour_classes(conn):
-    from scripts.publication import svg
+    from plugins.view_models import svg
 
-    boroughs = lcpf.load_boroughs(conn)
+    boroughs = lcpf_pages.load_boroughs(conn)
     paths, height = svg.project(boroughs, 600)
     assert len(paths) == 33 and 300 < height < 600
     coords = [float(x) for d in paths.values() for x in d.replace("M", " ").replace("L", " ").replace("Z", " ")

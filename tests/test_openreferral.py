@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from scripts.publication import openreferral as oruk
+from plugins.view_models import openreferral as oruk
 from scripts.site import ROOT
 
 SCHEMAS = Path(__file__).parent / "openreferral_uk"

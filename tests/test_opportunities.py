@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from plugins.view_models import opportunities as opp_pages
+from scripts.common.opportunities import TYPES
 from scripts.publication.domains import opportunities as opp
 from scripts.site import BUILD, ROOT
 from tests.build_helpers import append_row, copy_data, digest, run_build
@@ -92,20 +94,20 @@ def test_change_dates_keep_the_previous_date_only_when_the_row_is_unchanged():
 
 
 def test_value_text():
-    assert opp.value_text(5_000, 20_000) == "£5,000 to £20,000"
-    assert opp.value_text(None, 1_800_000) == "£1,800,000"
-    assert opp.value_text(75_000, None) == "from £75,000"
-    assert opp.value_text(None, None) == "not published"
+    assert opp_pages.value_text(5_000, 20_000) == "£5,000 to £20,000"
+    assert opp_pages.value_text(None, 1_800_000) == "£1,800,000"
+    assert opp_pages.value_text(75_000, None) == "from £75,000"
+    assert opp_pages.value_text(None, None) == "not published"
 
 
 def test_filters_from_query_string():
-    filters = opp.Filters.from_args({"min_value": "£50,000", "include_closed": "1", "postcode": " se1 7pb "})
+    filters = opp_pages.Filters.from_args({"min_value": "£50,000", "include_closed": "1", "postcode": " se1 7pb "})
     assert filters.min_value == 50_000 and filters.include_closed and filters.postcode == "se1 7pb"
-    assert opp.outcode_of(filters.postcode) == "SE1"
-    assert opp.outcode_of("not a postcode") is None
-    with pytest.raises(opp.SearchError, match="not an amount"):
-        opp.Filters.from_args({"max_value": "lots"})
-    assert opp.fts_query('victim "voice" (forum') == '"victim"* "voice"* "forum"*'
+    assert opp_pages.outcode_of(filters.postcode) == "SE1"
+    assert opp_pages.outcode_of("not a postcode") is None
+    with pytest.raises(opp_pages.SearchError, match="not an amount"):
+        opp_pages.Filters.from_args({"max_value": "lots"})
+    assert opp_pages.fts_query('victim "voice" (forum') == '"victim"* "voice"* "forum"*'
 
 
 # --- the built databases ----------------------------------------------------------------------------------------
@@ -172,11 +174,11 @@ def synthetic_expected(gss: str, current_only: bool, db) -> set[str]:
 def test_borough_filter_returns_exactly_the_eligible_opportunities(synthetic_db_path, gss):
     db = sqlite3.connect(synthetic_db_path)
     for include_closed in (False, True):
-        result = opp.find_opportunities(db, opp.Filters(borough=gss, include_closed=include_closed))
+        result = opp_pages.find_opportunities(db, opp_pages.Filters(borough=gss, include_closed=include_closed))
         assert result.error is None
         assert {r["reference"] for r in result.rows} == synthetic_expected(gss, not include_closed, db)
     (name,) = db.execute("select name from boroughs where gss_code = ?", [gss]).fetchone()
-    by_name = opp.find_opportunities(db, opp.Filters(borough=name.upper()))
+    by_name = opp_pages.find_opportunities(db, opp_pages.Filters(borough=name.upper()))
     assert {r["reference"] for r in by_name.rows} == synthetic_expected(gss, True, db)
 
 
@@ -184,42 +186,43 @@ def test_postcode_district_filter_uses_the_district_borough(synthetic_db_path):
     db = sqlite3.connect(synthetic_db_path)
     districts = {r["outcode"]: r["gss_code"] for r in read_csv(SYNTHETIC_DATA / "reference" / "postcode_districts.csv")}
     for outcode in ("SE1", "CR0", "E14", "HA1"):
-        result = opp.find_opportunities(db, opp.Filters(postcode=outcode.lower() + " 1AA"))
+        result = opp_pages.find_opportunities(db, opp_pages.Filters(postcode=outcode.lower() + " 1AA"))
         assert result.place.gss_code == districts[outcode]
         assert {r["reference"] for r in result.rows} == synthetic_expected(districts[outcode], True, db)
-    assert "not in this publication's list" in opp.find_opportunities(db, opp.Filters(postcode="ZZ9")).error
-    assert "not a London borough" in opp.find_opportunities(db, opp.Filters(borough="Gotham")).error
+    assert "not in this publication's list" in opp_pages.find_opportunities(db, opp_pages.Filters(postcode="ZZ9")).error
+    assert "not a London borough" in opp_pages.find_opportunities(db, opp_pages.Filters(borough="Gotham")).error
 
 
 def test_open_results_are_soonest_deadline_first_and_filters_apply(synthetic_db_path):
     db = sqlite3.connect(synthetic_db_path)
-    rows = opp.find_opportunities(db, opp.Filters()).rows
+    rows = opp_pages.find_opportunities(db, opp_pages.Filters()).rows
     assert rows and {r["status"] for r in rows} <= CURRENT
     dated = [r["closing_date"] for r in rows if r["closing_date"]]
     assert dated == sorted(dated)
     assert all(r["closing_date"] for r in rows[: len(dated)])  # undated ones last
-    all_rows = opp.find_opportunities(db, opp.Filters(include_closed=True)).rows
+    all_rows = opp_pages.find_opportunities(db, opp_pages.Filters(include_closed=True)).rows
     groups = [0 if r["status"] in CURRENT else 1 if r["status"] == "dates not published" else 2 for r in all_rows]
     assert groups == sorted(groups) and set(groups) == {0, 1, 2}
     closed = [r["closing_date"] for r in all_rows if r["status"] == "closed"]
     assert closed == sorted(closed, reverse=True)  # most recently closed first
-    for kind in opp.TYPES:
-        got = {r["reference"] for r in opp.find_opportunities(db, opp.Filters(opportunity_type=kind)).rows}
+    for kind in TYPES:
+        got = {r["reference"] for r in opp_pages.find_opportunities(db, opp_pages.Filters(opportunity_type=kind)).rows}
         assert got == {r["reference"] for r in rows if r["opportunity_type"] == kind}
-    got = {r["reference"] for r in opp.find_opportunities(db, opp.Filters(min_value=200_000, include_closed=True)).rows}
+    wide = opp_pages.Filters(min_value=200_000, include_closed=True)
+    got = {r["reference"] for r in opp_pages.find_opportunities(db, wide).rows}
     assert got == {
         r["reference"] for r in all_rows
         if (r["value_max_gbp"] if r["value_max_gbp"] is not None else r["value_min_gbp"] or -1) >= 200_000
     }
-    got = {r["reference"] for r in opp.find_opportunities(db, opp.Filters(service_area="victims")).rows}
+    got = {r["reference"] for r in opp_pages.find_opportunities(db, opp_pages.Filters(service_area="victims")).rows}
     assert got == {r["reference"] for r in rows if r["service_area"] == "victims"}
 
 
 def test_full_text_search(real_db_path):
     db = sqlite3.connect(real_db_path)
-    result = opp.find_opportunities(db, opp.Filters(q="restorative", include_closed=True))
+    result = opp_pages.find_opportunities(db, opp_pages.Filters(q="restorative", include_closed=True))
     assert [r["reference"] for r in result.rows] == ["MOPAC RJ"]
-    assert opp.find_opportunities(db, opp.Filters(q="zzzunlikelyword", include_closed=True)).rows == []
+    assert opp_pages.find_opportunities(db, opp_pages.Filters(q="zzzunlikelyword", include_closed=True)).rows == []
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from lxml import html
 
+from plugins.view_models import performance as perf_pages
+from scripts.common import performance as periods
 from scripts.publication.domains import performance as perf
 from scripts.site import BUILD
 from tests.test_build import digest, run_build, small_data  # noqa: F401  (small_data is a fixture)
@@ -86,9 +88,9 @@ def test_periods_and_durations():
     assert perf.latest_completed_period(dt.date(2026, 3, 1)) == "2025-H2"
     for bad in ("2025-H3", "2025H1", "25-H1", "2025-h1", ""):
         with pytest.raises(ValueError):
-            perf.parse_period(bad)
-    assert perf.duration_months("2019-04-01", "2021-03-31") == 24
-    assert perf.duration_months("2019-04-01", None) is None
+            periods.parse_period(bad)
+    assert periods.duration_months("2019-04-01", "2021-03-31") == 24
+    assert periods.duration_months("2019-04-01", None) is None
 
 
 def test_which_services_ran_in_a_period():
@@ -163,7 +165,7 @@ def test_pack_summary_and_coverage_from_hand_made_rows():
     h1, h2s = summary["2025-H1"], summary["2025-H2"]
     assert (h1["red"], h1["green"], h1["services_not_measured"]) == (1, 1, 1)
     assert (h2s["better"], h2s["measures_not_rated"], h2s["is_latest"]) == (1, 1, 1)
-    assert perf.pack_counts([r for r in pack if r["period"] == "2025-H2"]) == {
+    assert perf_pages.pack_counts([r for r in pack if r["period"] == "2025-H2"]) == {
         "green": 1, "amber": 0, "red": 0, "overridden": 0, "measures_not_rated": 1,
         "services_in_pack": 2, "services_rated": 1, "services_not_measured": 1,
     }

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from plugins.view_models import services as service_pages
+from scripts import geocode_locations
+from scripts.common import dates
 from scripts.generate_synthetic import SynthesisContext, read_rows
 from scripts.publication.domains import services
 from scripts.site import ROOT
@@ -34,37 +37,37 @@ def csv_rows(name: str) -> list[dict]:
     ("2024-02-01", "2024-02-29", 29, 1, "1 month"),
 ])
 def test_duration_counts_whole_months_and_inclusive_days(start, end, days, months, text):
-    length = services.duration(start, end)
+    length = dates.duration(start, end)
     assert length.days == (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1 == days
     assert length.months == months
     assert length.text == text
 
 
 def test_duration_of_an_irregular_period_is_days_over_average_month():
-    length = services.duration("2024-01-10", "2024-03-01")
+    length = dates.duration("2024-01-10", "2024-03-01")
     assert length.days == 52
     assert length.months == round(52 / 30.4375, 1)
     assert "52 days" in length.text
 
 
 def test_duration_with_one_date_says_what_is_known():
-    assert services.duration("2024-05-01", None) == services.Duration(None, None, "from 2024-05-01, no end date stated")
-    assert services.duration(None, "2024-05-01").text == "until 2024-05-01, no start date stated"
-    assert services.duration(None, None).text == ""
+    assert dates.duration("2024-05-01", None) == dates.Duration(None, None, "from 2024-05-01, no end date stated")
+    assert dates.duration(None, "2024-05-01").text == "until 2024-05-01, no start date stated"
+    assert dates.duration(None, None).text == ""
 
 
 def test_add_months_clamps_to_the_end_of_the_month():
-    assert services.add_months(dt.date(2024, 8, 31), 6) == dt.date(2025, 2, 28)
-    assert services.add_months(dt.date(2023, 8, 31), 6) == dt.date(2024, 2, 29)
-    assert services.add_months(dt.date(2024, 11, 25), 2) == dt.date(2025, 1, 25)
+    assert dates.add_months(dt.date(2024, 8, 31), 6) == dt.date(2025, 2, 28)
+    assert dates.add_months(dt.date(2023, 8, 31), 6) == dt.date(2024, 2, 29)
+    assert dates.add_months(dt.date(2024, 11, 25), 2) == dt.date(2025, 1, 25)
 
 
 def test_needs_review():
     today = dt.date(2026, 11, 25)
-    assert services.needs_review("2026-11-01", "2027-05-01", today) is None
-    assert services.needs_review("2026-11-01", "2026-11-24", today) == "review overdue"
-    assert services.needs_review("2026-05-25", "2027-01-01", today) == "not verified for six months"
-    assert services.needs_review("2026-05-26", "2027-01-01", today) is None
+    assert dates.needs_review("2026-11-01", "2027-05-01", today) is None
+    assert dates.needs_review("2026-11-01", "2026-11-24", today) == "review overdue"
+    assert dates.needs_review("2026-05-25", "2027-01-01", today) == "not verified for six months"
+    assert dates.needs_review("2026-05-26", "2027-01-01", today) is None
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -76,13 +79,13 @@ def test_needs_review():
     ("51.5, -0.12", ("point", (51.5, -0.12))),
 ])
 def test_parse_query(text, expected):
-    assert services.parse_query(text) == expected
+    assert service_pages.parse_query(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "London", "12345", "SE1 7", "DROP TABLE"])
 def test_parse_query_rejects_what_is_not_a_district_or_point(text):
-    with pytest.raises(services.NearMeError):
-        services.parse_query(text)
+    with pytest.raises(service_pages.NearMeError):
+        service_pages.parse_query(text)
 
 
 def test_service_area_rows_expand_london_wide_to_every_code():
@@ -238,7 +241,7 @@ def test_derived_columns_match_the_csv(real_db_path):
         days, months, covered = db.execute(
             "select duration_days, duration_months, boroughs_covered from services where service_id = ?",
             [row["service_id"]]).fetchone()
-        expected = services.duration(row["start_date"], row["end_date"])
+        expected = dates.duration(row["start_date"], row["end_date"])
         assert (days, months) == (expected.days, expected.months)
         assert len(json.loads(covered)) == (33 if row["coverage"] == "london-wide" else
                                            len({b["gss_code"] for b in csv_rows("service_boroughs")
@@ -260,7 +263,7 @@ def test_coverage_view_counts_services_per_borough(synthetic_db_path):
 
 def test_coverage_summary_states_counts_from_the_database(synthetic_db_path):
     db = sqlite3.connect(synthetic_db_path)
-    summary = services.coverage_summary(db)
+    summary = service_pages.coverage_summary(db)
     (total,) = db.execute("select count(*) from services").fetchone()
     (wide,) = db.execute("select count(*) from services where coverage = 'london-wide'").fetchone()
     assert summary["summary"].startswith(f"{total} services are listed. {wide} cover all of London")
@@ -276,7 +279,7 @@ def test_review_view_agrees_with_needs_review(synthetic_db_path):
     expected = {
         service_id
         for service_id, verified, due in db.execute("select service_id, last_verified, review_due from services")
-        if services.needs_review(verified, due, dt.date.fromisoformat(today))
+        if dates.needs_review(verified, due, dt.date.fromisoformat(today))
     }
     assert listed == expected
 
@@ -334,7 +337,7 @@ def test_build_warns_with_the_number_of_services_needing_review(small_data, tmp_
 def test_geocode_places_a_stated_postcode_at_its_district_centroid(tmp_path):
     districts = read_rows(DATA / "reference" / "postcode_districts.csv")
     se1 = next(d for d in districts if d["outcode"] == "SE1")
-    rows, messages = services.geocode_locations([
+    rows, messages = geocode_locations.geocode_locations([
         {"location_id": "a", "postcode": "SE1 7PB", "latitude": "", "geocode_precision": "not geocoded"},
         {"location_id": "b", "postcode": "AB10 1AA", "latitude": "", "geocode_precision": "not geocoded"},
         {"location_id": "c", "postcode": "", "latitude": "", "geocode_precision": "not geocoded"},
@@ -408,8 +411,8 @@ def test_precomputed_coverage_equals_a_count_from_service_areas(real_db_path, sy
         for case in COVERAGE_FILTER_CASES:
             filters = {column: common.get(value, value) for column, value in case.items()}
             rows, totals, unplaced = _expected_coverage(db, filters)
-            summary = services.coverage_summary(db, filters)
-            got_rows = services.coverage_rows(db, filters)
+            summary = service_pages.coverage_summary(db, filters)
+            got_rows = service_pages.coverage_rows(db, filters)
             assert summary["rows"] == got_rows, (path.name, filters)
             for got, expected in zip(got_rows, rows, strict=True):
                 money = expected.pop("single_borough_total_value_gbp")

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from scripts.publication.geo import haversine_km
+from scripts.common.geo import haversine_km
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -147,14 +147,15 @@ async def test_review_list_is_public(datasette):
 
 @pytest.mark.parametrize("filters", [{}, {"service_area": "vawg"}, {"commissioner": "VRU", "status": "active"}])
 async def test_coverage_canned_query_matches_the_python_summary(datasette, synthetic_db_path, filters):
-    from scripts.publication.domains import services
+    from plugins.view_models import services as service_pages
+    from scripts.common.services import FILTER_COLUMNS
 
-    params = {c: filters.get(c, "") for c in services.FILTER_COLUMNS}
+    params = {c: filters.get(c, "") for c in FILTER_COLUMNS}
     response = await datasette.client.get("/synthetic_demo/service_coverage.json", params={**params, "_shape": "array"})
     assert response.status_code == 200
     served = {r["gss_code"]: r for r in response.json()}
     assert len(served) == 33
-    python = services.coverage_rows(sqlite3.connect(synthetic_db_path), filters)
+    python = service_pages.coverage_rows(sqlite3.connect(synthetic_db_path), filters)
     for row in python:
         assert {k: served[row["gss_code"]][k] for k in row} == row
     db = sqlite3.connect(synthetic_db_path)

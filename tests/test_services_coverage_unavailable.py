@@ -11,7 +11,7 @@ from datasette.database import QueryInterrupted
 from datasette.utils import module_from_path
 from lxml import html
 
-from scripts.publication.domains import services
+from plugins.view_models import services as service_pages
 from scripts.site import ROOT
 
 
@@ -32,7 +32,7 @@ def sqlite_interrupted(conn, filters=None):
 @pytest.mark.parametrize("database", ["commissioning", "synthetic_demo"])
 async def test_timed_out_coverage_summary_gives_a_page_with_an_honest_message(datasette, monkeypatch, failure,
                                                                               database):
-    monkeypatch.setattr(services, "coverage_summary", failure)
+    monkeypatch.setattr(service_pages, "coverage_summary", failure)
     response = await datasette.client.get(f"/{database}/services?service_area=victims")
     assert response.status_code == 200
     doc = html.fromstring(response.text)
@@ -49,7 +49,7 @@ async def test_database_error_in_coverage_summary_is_reported(datasette, monkeyp
     def broken(conn, filters=None):
         raise sqlite3.OperationalError("no such table: service_coverage_counts")
 
-    monkeypatch.setattr(services, "coverage_summary", broken)
+    monkeypatch.setattr(service_pages, "coverage_summary", broken)
     response = await datasette.client.get("/synthetic_demo/services")
     assert response.status_code == 200
     message = html.fromstring(response.text).get_element_by_id("coverage-unavailable").text_content()
@@ -58,14 +58,14 @@ async def test_database_error_in_coverage_summary_is_reported(datasette, monkeyp
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_summary_without_filters_key_still_renders(datasette, monkeypatch):
-    real = services.coverage_summary
+    real = service_pages.coverage_summary
 
     def without_filters(conn, filters=None):
         summary = real(conn, filters)
         summary.pop("filters")
         return summary
 
-    monkeypatch.setattr(services, "coverage_summary", without_filters)
+    monkeypatch.setattr(service_pages, "coverage_summary", without_filters)
     response = await datasette.client.get("/synthetic_demo/services")
     assert response.status_code == 200
     assert "services-coverage-map" in response.text
@@ -76,7 +76,7 @@ def test_coverage_summary_is_interrupted_at_the_time_limit(synthetic_db_path, mo
         endless = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
         conn.execute(endless).fetchone()
 
-    monkeypatch.setattr(services, "coverage_summary", slow)
+    monkeypatch.setattr(service_pages, "coverage_summary", slow)
     conn = sqlite3.connect(f"file:{synthetic_db_path}?mode=ro", uri=True)
     with pytest.raises(QueryInterrupted):
         plugin().limited_coverage_summary(conn, {}, 50)
@@ -87,4 +87,4 @@ def test_coverage_summary_is_interrupted_at_the_time_limit(synthetic_db_path, mo
 def test_coverage_summary_within_the_limit_is_unchanged(synthetic_db_path):
     conn = sqlite3.connect(f"file:{synthetic_db_path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
-    assert plugin().limited_coverage_summary(conn, {}, 3000) == services.coverage_summary(conn, {})
+    assert plugin().limited_coverage_summary(conn, {}, 3000) == service_pages.coverage_summary(conn, {})

@@ -12,13 +12,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from scripts.publication.dashboards import chart_links, named_parameters, summary_params
+from plugins.view_models import vru as vru_pages
+from plugins.view_models.dashboards import chart_links, named_parameters, summary_params
+from scripts.common.vru import SUPPRESSION_THRESHOLD
 from scripts.publication.domains import vru
 from scripts.site import BUILD, ROOT, load_metadata
 from tests.build_helpers import append_row, copy_data, digest, run_build
 
 DATA = ROOT / "data"
-THRESHOLD = vru.SUPPRESSION_THRESHOLD
+THRESHOLD = SUPPRESSION_THRESHOLD
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -319,7 +321,7 @@ async def test_real_programme_page_shows_stated_money_and_honest_empty_states(da
     response = await datasette.client.get("/commissioning/-/vru-programme?programme=DIVERT")
     assert response.status_code == 200
     for row in divert:
-        assert vru.money(float(row["amount_gbp"])) in response.text
+        assert vru_pages.money(float(row["amount_gbp"])) in response.text
         assert row["financial_year"] in response.text
     assert "No cost-benefit analysis of this programme is public" in response.text
     assert "does not publish how many people this programme reaches" in response.text
@@ -345,9 +347,9 @@ async def test_unknown_programme_is_404_with_the_list(datasette):
 
 
 def test_money_keeps_pence_only_when_stated():
-    assert vru.money(537442.19) == "£537,442.19"
-    assert vru.money(177375.0) == "£177,375"
-    assert vru.money(None) == ""
+    assert vru_pages.money(537442.19) == "£537,442.19"
+    assert vru_pages.money(177375.0) == "£177,375"
+    assert vru_pages.money(None) == ""
 
 
 def test_areas_with_the_same_phase_note_and_source_are_grouped():
@@ -355,7 +357,7 @@ def test_areas_with_the_same_phase_note_and_source_are_grouped():
     areas = [{**base, "gss_code": "E09000005", "borough": "Brent"},
              {**base, "gss_code": "E09000008", "borough": "Croydon"},
              {**base, "area_note": "other", "gss_code": "E09000030", "borough": "Tower Hamlets"}]
-    groups = vru.group_areas(areas)
+    groups = vru_pages.group_areas(areas)
     assert [[b["name"] for b in g["boroughs"]] for g in groups] == [["Brent", "Croydon"], ["Tower Hamlets"]]
 
 

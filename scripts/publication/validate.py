@@ -18,6 +18,11 @@ Schema extensions (keys starting `x-`) understood here:
   `{"rule": "in_greater_london", "latitude": ..., "longitude": ...}`;
 - `x-unique`: extra unique column sets (nulls compare equal, as in a spreadsheet);
 - `x-allow-formula-prefix`: string fields whose text may start with = + - @ (none by default).
+
+No cell of any type may hold a control character other than tab and line breaks (CONTROL_CHARACTER). Problems that
+only follow from a file-level one are not reported: a file that cannot be read (or a key column missing from its
+header) is not checked for keys pointing into it, nor by the cross-file rules; a column missing from the header is
+not reported row by row. File-level and header problems come first in the list.
 """
 
 from __future__ import annotations
@@ -32,11 +37,25 @@ from math import isfinite
 from operator import gt, itemgetter, lt, not_
 from time import perf_counter
 
-from .geo import LondonBoundary
+from scripts.common.geo import LondonBoundary
+
 from .package import CHUNK_ROWS, MAX_FIELD_CHARS, Package, Problem, Reread, Resource, read_csv
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ASCII_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Control characters refused in every cell: C0 other than tab (09), line feed (0A) and carriage return (0D), DEL
+# (7F) and C1 (80-9F); a carriage return only when it is not part of a CRLF line break inside a quoted cell.
+# (package.may_have_controls is the quick test of a whole file for the same characters.)
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+
+
+def control_character_reason(value: str, found: re.Match) -> str:
+    char = found.group()
+    what = "a carriage return not followed by a line feed" if char == "\r" else f"the control character U+{ord(char):04X}"
+    return (
+        f"cell has {what} at character {found.start() + 1} (only tab and line breaks may appear in a cell); "
+        "remove it"
+    )
 
 
 class Rows:
@@ -68,6 +87,8 @@ class ValidatedTable:
     resource: Resource
     numbers: array = field(default_factory=lambda: array("I"))
     columns: list[list] = field(default_factory=list)
+    readable: bool = True  # False when the file could not be read at all (no header)
+    absent: frozenset = frozenset()  # schema fields missing from the file's header (their values are all None)
 
     def __post_init__(self):
         self.names = self.resource.field_names
@@ -113,6 +134,9 @@ def cast(value: str, field_def: dict) -> object:
     type_ = field_def.get("type", "string")
     if value == "":
         return None
+    found = CONTROL_CHARACTER.search(value)
+    if found:
+        raise ValueError(control_character_reason(value, found))
     if type_ == "string":
         return value
     text = value.strip()
@@ -260,8 +284,9 @@ class ColumnCheck:
     cells share one object; a column of mostly distinct cells (identifiers, free text) does not.
     """
 
-    def __init__(self, field_def: dict, allow_formula: bool, where: str):
+    def __init__(self, field_def: dict, allow_formula: bool, where: str, controls: bool = True):
         self.field_def = field_def
+        self.controls = controls  # whether to look for control characters (False: the file certainly has none)
         self.name = field_def["name"]
         self.allow_formula = allow_formula
         self.where = where
@@ -293,11 +318,15 @@ class ColumnCheck:
         filled = list(distinct.difference(known) if known else distinct)
         values = known if known is not None else {}
         slow = [""] if has_empty and "" not in values else []
+        controlled = self._controlled(filled)
         if filled and self.text:
             values.update(zip(filled, filled, strict=True))
             slow.extend(_string_suspects(self.field_def, filled, self.allow_formula))
+            slow.extend(controlled)
         elif filled:
             passing = _passing_values(self.field_def, filled)
+            for cell in controlled:  # int() and float() ignore some control characters around a number
+                passing.pop(cell, None)
             values.update(passing)
             if len(passing) < len(filled):
                 slow.extend(cell for cell in filled if cell not in passing)
@@ -317,6 +346,7 @@ class ColumnCheck:
         has_empty = "" in cells
         filled = list(filter(None, cells)) if has_empty else cells
         slow = set(_string_suspects(self.field_def, filled, self.allow_formula)) if filled else set()
+        slow.update(self._controlled(filled))
         if has_empty:
             slow.add("")
         failing = {}
@@ -327,6 +357,10 @@ class ColumnCheck:
         self.values.extend([cell or None for cell in cells] if has_empty else cells)
         if failing:
             self._report(cells, numbers, failing, problems)
+
+    def _controlled(self, cells) -> set:
+        """The cells holding a control character (none looked for when the file certainly has none)."""
+        return set(filter(CONTROL_CHARACTER.search, cells)) if self.controls and cells else set()
 
     def _checked(self, raw: str):
         """`cast` and `check_constraints` for one cell: its value (None when it cannot be cast); records failures."""
@@ -355,15 +389,21 @@ def validate_rows(resource: Resource, raw, boundary: LondonBoundary | None) -> t
     problems: list[Problem] = []
     allow_formula = set(resource.schema.get("x-allow-formula-prefix", []))
     position = {name: i for i, name in enumerate(raw.header)}  # a repeated header name: the last one counts
-    checks = [(ColumnCheck(f, f["name"] in allow_formula, where), position.get(f["name"])) for f in resource.fields]
+    checks = [
+        (ColumnCheck(f, f["name"] in allow_formula, where, raw.controls), position.get(f["name"]))
+        for f in resource.fields
+    ]
     numbers = array("I")
     for chunk_numbers, cells in raw.chunks:
         numbers.extend(chunk_numbers)
-        blank = ("",) * len(chunk_numbers)  # a schema field missing from the header
         for check, index in checks:
-            check.add(cells[index] if index is not None else blank, chunk_numbers, problems)
+            if index is None:  # a schema field missing from the header: reported once, on the header, not per row
+                check.values.extend(repeat(None, len(chunk_numbers)))
+            else:
+                check.add(cells[index], chunk_numbers, problems)
         del cells
-    table = ValidatedTable(resource, numbers, [check.values for check, _ in checks])
+    absent = frozenset(f["name"] for f in resource.fields if f["name"] not in position)
+    table = ValidatedTable(resource, numbers, [check.values for check, _ in checks], raw.readable, absent)
     for rule in resource.schema.get("x-rules", []):
         problems.extend(apply_rule_to_table(rule, table, where, boundary))
     return table, problems
@@ -437,8 +477,13 @@ def key_column(table: ValidatedTable, fields: list[str]) -> list:
     return columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
 
 
-def check_keys(tables: dict[str, ValidatedTable]) -> list[Problem]:
+def check_keys(tables: dict[str, ValidatedTable], notes: list[Problem] | None = None) -> list[Problem]:
+    """Primary keys, x-unique sets and foreign keys. A key over a column missing from the header is not checked, nor
+    is a foreign key into a file that could not be read or whose key column is missing: every row would fail only
+    because of that file-level problem. Instead the target file gets one line saying which files were not checked
+    (added to `notes` when given, else to the problems returned)."""
     problems: list[Problem] = []
+    unchecked: dict[tuple[str, str], set[str]] = {}  # (target file, its key column or "-") -> files not checked
     distinct: dict[tuple, set] = {}  # (table, key fields) -> set of keys; a primary key is also a foreign key target
 
     def key_set(table: ValidatedTable, fields: list[str]) -> set:
@@ -455,7 +500,7 @@ def check_keys(tables: dict[str, ValidatedTable]) -> list[Problem]:
         for unique in schema.get("x-unique", []):
             key_sets.append(("duplicate row", unique))
         for label, fields in key_sets:
-            if len(key_set(table, fields)) == len(table):
+            if table.absent.intersection(fields) or len(key_set(table, fields)) == len(table):
                 continue
             keys = key_column(table, fields)
             single = len(fields) == 1
@@ -481,6 +526,12 @@ def check_keys(tables: dict[str, ValidatedTable]) -> list[Problem]:
                     )
                 )
                 continue
+            missing = target.absent.intersection(fk["reference"]["fields"])
+            if not target.readable or missing:
+                if target is not table and not table.absent.intersection(fk["fields"]):
+                    column = "-" if not target.readable else sorted(missing)[0]
+                    unchecked.setdefault((target.resource.display_path, column), set()).add(where)
+                continue
             single = len(fk["fields"]) == 1
             if single != (len(fk["reference"]["fields"]) == 1):  # keys of different lengths: nothing matches
                 target_keys = set()
@@ -503,6 +554,14 @@ def check_keys(tables: dict[str, ValidatedTable]) -> list[Problem]:
                             f"{noun} {shown!r}: not in {target.resource.display_path}",
                         )
                     )
+    for (target, column), sources in unchecked.items():
+        cause = "this file could not be read" if column == "-" else "this column is missing"
+        named = sorted(sources)
+        others = f" and {len(named) - 1} other file(s)" if len(named) > 1 else ""
+        (problems if notes is None else notes).append(
+            Problem(target, 1, column, f"references to it from {named[0]}{others} were not checked because {cause}: "
+                    "fix the problem above first")
+        )
     return problems
 
 
@@ -515,29 +574,36 @@ def validate_package(
     """
     started = perf_counter()
     problems: list[Problem] = []
+    first: list[Problem] = []  # file-level and header problems, listed before the rest
     boundary = None
     boundaries = package.resources.get("borough_boundaries")
     if boundaries is not None:
         try:
             boundary = LondonBoundary.from_geojson(json.loads(boundaries.path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError) as exc:
-            problems.append(Problem(boundaries.display_path, 1, "-", f"cannot read boundaries: {exc}"))
+            first.append(Problem(boundaries.display_path, 1, "-", f"cannot read boundaries: {exc}"))
     tables: dict[str, ValidatedTable] = {}
     for resource in package.csv_resources():
         try:
             raw, read_problems = read_csv(resource)
+            header_problems = list(read_problems)  # read_problems grows with row problems as the rows are read
             table, row_problems = validate_rows(resource, raw, boundary)
         except Reread:
             raw, read_problems = read_csv(resource, careful=True)
+            header_problems = list(read_problems)
             table, row_problems = validate_rows(resource, raw, boundary)
-        problems.extend(read_problems)
+        first.extend(header_problems)
+        problems.extend(read_problems[len(header_problems):])
         problems.extend(row_problems)
         tables[resource.name] = table
     checked = perf_counter()
-    problems.extend(check_keys(tables))
-    for rule in extra_rules:
-        problems.extend(rule(tables))
+    notes: list[Problem] = []  # keys not checked because of a file-level problem: listed after those
+    problems.extend(check_keys(tables, notes=notes))
+    readable = {name: table for name, table in tables.items() if table.readable}
+    for rule in extra_rules:  # a rule finds no table for a file that could not be read, and skips it
+        problems.extend(rule(readable))
     if timings is not None:
         timings["read_validate"] = timings.get("read_validate", 0.0) + checked - started
         timings["cross_file_checks"] = timings.get("cross_file_checks", 0.0) + perf_counter() - checked
-    return tables, sorted(set(problems))
+    first = sorted(set(first)) + sorted(set(notes))
+    return tables, first + sorted(set(problems).difference(first))

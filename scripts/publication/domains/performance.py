@@ -19,15 +19,14 @@ Periods are calendar halves: YYYY-H1 = 1 January to 30 June, YYYY-H2 = 1 July to
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
-from pathlib import Path
+
+from scripts.common.performance import NOT_MEASURED, duration_months, parse_period
 
 from ..package import Problem
 
@@ -39,9 +38,7 @@ RAG_RULE_TEXT = (
     "Compared as decimals, so a value exactly on the target or exactly at the tolerance is Green or Amber respectively."
 )
 RAG_RANK = {"Red": 0, "Amber": 1, "Green": 2}
-NOT_MEASURED = "Not measured"
 POLARITIES = ("higher-is-better", "lower-is-better")
-PERIOD_RE = re.compile(r"^(\d{4})-H([12])$")
 RESULTS_FILE = "measure_results"
 
 
@@ -100,14 +97,6 @@ def direction_of_travel(previous_rag: str | None, rag: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def parse_period(period: str) -> tuple[int, int]:
-    match = PERIOD_RE.match(period or "")
-    if not match:
-        raise ValueError(f"{period!r} is not a period in YYYY-H1 or YYYY-H2 form")
-    return int(match.group(1)), int(match.group(2))
-
-
-@lru_cache(maxsize=4096)
 def period_bounds(period: str) -> tuple[str, str]:
     year, half = parse_period(period)
     if half == 1:
@@ -131,13 +120,6 @@ def latest_completed_period(today: dt.date) -> str:
     if today.month >= 7:
         return f"{today.year}-H1"
     return f"{today.year - 1}-H2"
-
-
-def duration_months(start: str | None, end: str | None) -> int | None:
-    if not start or not end:
-        return None
-    days = (dt.date.fromisoformat(end) - dt.date.fromisoformat(start)).days + 1
-    return max(round(days / 30.4375), 0)
 
 
 # --- validation ----------------------------------------------------------------------------------------------------
@@ -486,174 +468,6 @@ def check(db, context=None) -> list[Problem]:
 
 
 # --- pages (used by plugins/performance_pages.py) ------------------------------------------------------------------
-
-
-def template_columns(data_dir: Path) -> dict[str, list[dict]]:
-    """The CSV template columns (name, required, description) of measures and measure_results, for the docs page."""
-    out = {}
-    for name in ("measures", "measure_results"):
-        schema = json.loads((data_dir / "schemas" / f"{name}.json").read_text(encoding="utf-8"))
-        out[name] = [
-            {
-                "name": f["name"],
-                "required": bool(f.get("constraints", {}).get("required")),
-                "description": f["description"],
-            }
-            for f in schema["fields"]
-        ]
-    return out
-
-
-def periods_summary(conn) -> list[dict]:
-    return _rows(conn, "SELECT * FROM performance_periods ORDER BY period_start")
-
-
-def pack_for_period(conn, period: str | None, commissioner: str | None = None) -> dict:
-    """The Committee pack for one period (the latest when none is asked for), optionally for one commissioner; an
-    honest empty pack for a period with nothing published; an error message (and the latest period) when the label
-    is not a period. Counts are worked out from the rows shown."""
-    periods = periods_summary(conn)
-    known = {p["period"]: p for p in periods}
-    period_error = None
-    if period:
-        try:
-            parse_period(period)
-        except ValueError as exc:
-            period_error = str(exc)
-            period = None
-    if not period:
-        period = periods[-1]["period"] if periods else None
-    commissioners = [r[0] for r in conn.execute(
-        "SELECT DISTINCT commissioner FROM committee_pack WHERE commissioner IS NOT NULL ORDER BY 1")]
-    if commissioner not in commissioners:
-        commissioner = None
-    sql = "SELECT * FROM committee_pack WHERE period = ?" + (" AND commissioner = ?" if commissioner else "")
-    params = [period, commissioner] if commissioner else [period]
-    rows = _rows(conn, sql + " ORDER BY rowid", params) if period in known else []
-    for row in rows:
-        row["annual_display"] = format_money(row["annual_value_gbp"])
-        row["total_display"] = format_money(row["total_value_gbp"])
-        row["duration_display"] = format_duration(row["duration_months"])
-        row["target_display"] = format_value(row["target"], row["unit"])
-        row["actual_display"] = format_value(row["actual"], row["unit"])
-    return {
-        "period": period,
-        "commissioner": commissioner,
-        "commissioners": commissioners,
-        "summary": pack_counts(rows),
-        "rows": rows,
-        "period_error": period_error,
-        "has_ratings": any(r["rag"] != NOT_MEASURED for r in rows),
-    }
-
-
-def pack_counts(rows: list[dict]) -> dict:
-    services = {r["service_id"] for r in rows}
-    rated = {r["service_id"] for r in rows if r["rag"] != NOT_MEASURED}
-    return {
-        "green": sum(1 for r in rows if r["rag"] == "Green"),
-        "amber": sum(1 for r in rows if r["rag"] == "Amber"),
-        "red": sum(1 for r in rows if r["rag"] == "Red"),
-        "overridden": sum(1 for r in rows if r["rag_overridden"]),
-        "measures_not_rated": sum(1 for r in rows if r["measure_id"] and r["rag"] == NOT_MEASURED),
-        "services_in_pack": len(services),
-        "services_rated": len(rated),
-        "services_not_measured": len(services - rated),
-    }
-
-
-def format_money(value) -> str:
-    return "" if value is None else f"£{value:,.0f}"
-
-
-def format_duration(months) -> str:
-    if months is None:
-        return ""
-    return "1 month" if months == 1 else f"{months} months"
-
-
-def format_value(value, unit: str | None = None) -> str:
-    if value is None:
-        return ""
-    number = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{number}%" if unit == "percent" else number
-
-
-def build_info(conn) -> dict:
-    return {row[0]: row[1] for row in conn.execute("SELECT key, value FROM build_info")}
-
-
-DATA_DIR = Path(__file__).resolve().parents[3] / "data"
-
-
-def page_context(
-    conn, page: str, period: str | None = None, service_id: str | None = None, commissioner: str | None = None
-) -> dict:
-    """Everything one performance page shows. page is performance, performance/committee-pack or
-    performance/service."""
-    ctx = {
-        "page": page,
-        "synthetic": build_info(conn).get("synthetic") == "true",
-        "rule_version": RAG_RULE_VERSION,
-        "rule_text": RAG_RULE_TEXT,
-        "periods": periods_summary(conn),
-    }
-    ctx["latest"] = ctx["periods"][-1] if ctx["periods"] else None
-    if page == "performance":
-        ctx["gaps"] = coverage_gaps(conn)
-        ctx["templates"] = template_columns(DATA_DIR)
-        ctx["chart_data"] = chart_data(ctx["periods"])
-    elif page == "performance/committee-pack":
-        ctx.update(pack_for_period(conn, period, commissioner))
-    elif page == "performance/service":
-        ctx["history"] = service_history(conn, service_id) if service_id else None
-        ctx["service_id"] = service_id
-        ctx["services"] = _rows(conn, """
-            SELECT s.service_id, s.name, count(m.measure_id) AS measures FROM services s
-            LEFT JOIN measures m ON m.service_id = s.service_id GROUP BY s.service_id ORDER BY s.name""")
-    return ctx
-
-
-def chart_data(periods: list[dict]) -> dict:
-    """Long-form rows for the two Vega-Lite charts (RAG per period; change against the previous period)."""
-    rag = [
-        {"period": p["period"], "rating": label, "count": p[column], "order": i}
-        for p in periods
-        for i, (label, column) in enumerate([("Red", "red"), ("Amber", "amber"), ("Green", "green")])
-    ]
-    travel = [
-        {"period": p["period"], "direction": label, "count": p[label]}
-        for p in periods[1:]
-        for label in ("better", "same", "worse")
-    ]
-    return {"rag": rag, "travel": travel}
-
-
-def service_history(conn, service_id: str) -> dict | None:
-    service = _rows(conn, """
-        SELECT s.service_id, s.name, s.commissioner, s.start_date, s.end_date, s.annual_value_gbp, s.total_value_gbp,
-          o.name AS provider
-        FROM services s LEFT JOIN organizations o ON o.organization_id = s.organization_id WHERE s.service_id = ?""",
-        [service_id])
-    if not service:
-        return None
-    service[0]["annual_display"] = format_money(service[0]["annual_value_gbp"])
-    service[0]["total_display"] = format_money(service[0]["total_value_gbp"])
-    service[0]["duration_display"] = format_duration(duration_months(service[0]["start_date"], service[0]["end_date"]))
-    measures = _rows(conn, "SELECT * FROM measures WHERE service_id = ? ORDER BY name", [service_id])
-    for m in measures:
-        sql = "SELECT * FROM ratings WHERE measure_id = ? ORDER BY period_start"
-        m["history"] = _rows(conn, sql, [m["measure_id"]])
-        for r in m["history"]:
-            r["target_display"] = format_value(r["target"], m["unit"])
-            r["actual_display"] = format_value(r["actual"], m["unit"])
-            points = " percentage points" if m["unit"] == "percent" else ""
-            r["tolerance_display"] = format_value(r["tolerance"]) + points
-    return {"service": service[0], "measures": measures}
-
-
-def coverage_gaps(conn) -> list[dict]:
-    return _rows(conn, "SELECT * FROM performance_coverage WHERE gap IS NOT NULL ORDER BY service_name")
 
 
 # --- synthetic demo ------------------------------------------------------------------------------------------------
