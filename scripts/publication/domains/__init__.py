@@ -7,10 +7,22 @@ A module may define any of:
 - synthesize(rng, size, context) -> {resource name: [rows]}: synthetic demo rows (see scripts/generate_synthetic.py).
 """
 
-from . import changes, funding_records, lcpf, opportunities, performance, reference, services, vru
+from . import (
+    changes,
+    coverage,
+    funding_records,
+    lcpf,
+    opportunities,
+    performance,
+    provenance,
+    reference,
+    services,
+    vru,
+)
 
-# Order matters: later domains may read tables (and synthetic rows) made by earlier ones; changes runs last.
-DOMAINS = [reference, funding_records, services, opportunities, performance, vru, lcpf, changes]
+# Order matters: later domains may read tables (and synthetic rows) made by earlier ones; changes runs after the
+# tables it tracks, and provenance last (it quotes every synthetic row's figures in its excerpt).
+DOMAINS = [reference, funding_records, services, opportunities, performance, vru, lcpf, coverage, changes, provenance]
 
 
 def rules():
