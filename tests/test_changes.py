@@ -1,12 +1,13 @@
-"""Change log between builds (issue 8): scripts/publication/domains/changes.py and modified_after in the API.
+"""The change history (issues 8 and 14): computed from the git history of data/, the same on every clone.
 
-The integration test builds a copy of data/ several times into one output file with known edits in between,
-exactly as publishing does (`python -m scripts.build_database --data DIR --out DB --today YYYY-MM-DD`).
+The integration tests make a small git repository holding a copy of data/, commit known edits with fixed dates, and
+build it exactly as publishing does (`python -m scripts.build_database --data DIR --out DB --today YYYY-MM-DD`).
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -15,50 +16,63 @@ from pathlib import Path
 
 import pytest
 
+from scripts.publication import history
 from scripts.publication.domains import changes
 from scripts.site import ROOT
 
 DATA = ROOT / "data"
 EDITED_SERVICE = "the-havens"
 NEW_DESCRIPTION = "Description edited by tests/test_changes.py."
+NEW_SOURCE = "https://example.org/edited-by-test-changes"
 ADDED_SERVICE = "test-change-log-added-service"
+TRACKED = changes.TRACKED[0]  # services
 
 
 # --- pure functions --------------------------------------------------------------------------------------------
 
 
-def test_diff_reports_added_removed_and_each_changed_field():
-    old = {"a": {"id": "a", "name": "A", "x": "1"}, "b": {"id": "b", "name": "B", "x": "2"}}
-    new = {"b": {"id": "b", "name": "B2", "x": None}, "c": {"id": "c", "name": "C", "x": "3"}}
-    rows = changes.diff("service", "name", old, new)
-    assert [(r["entity_id"], r["change"], r["field"], r["old_value"], r["new_value"]) for r in rows] == [
-        ("a", "removed", None, None, None),
-        ("b", "changed", "name", "B", "B2"),
-        ("b", "changed", "x", "2", None),
-        ("c", "added", None, None, None),
-    ]
-    assert rows[0]["entity_name"] == "A" and rows[1]["entity_name"] == "B2"
+def rows(*items: dict) -> dict:
+    return {item["service_id"]: item for item in items}
 
 
-def test_diff_of_identical_snapshots_is_empty_and_new_columns_are_not_changes():
-    same = {"a": {"id": "a", "name": "A"}}
-    assert changes.diff("service", "name", same, same) == []
-    assert changes.diff("service", "name", same, {"a": {"id": "a", "name": "A", "new_column": "x"}}) == []
+def test_version_changes_reports_added_removed_each_changed_field_and_its_source():
+    before = rows({"service_id": "a", "name": "A", "source_url": "u1"}, {"service_id": "b", "name": "B"})
+    after = rows({"service_id": "a", "name": "A2", "source_url": "u2"}, {"service_id": "c", "name": "C"})
+    found = changes.version_changes(TRACKED, before, after, {"a": "E09000001"}, {"a": "E09000001; E09000002"})
+    assert [(r["entity_id"], r["change"], r["field"], r["old_value"], r["new_value"], r["source_url"]) for r in found] \
+        == [
+            ("a", "changed", "boroughs", "E09000001", "E09000001; E09000002", "u2"),
+            ("a", "changed", "name", "A", "A2", "u2"),
+            ("a", "changed", "source_url", "u1", "u2", "u2"),
+            ("b", "removed", None, None, None, None),
+            ("c", "added", None, None, None, None),
+        ]
 
 
-@pytest.mark.parametrize("value,expected", [(None, None), (1500.0, "1500"), (1500.5, "1500.5"), (3, "3"), ("x", "x")])
-def test_values_compare_as_text(value, expected):
-    assert changes.as_text(value) == expected
+def test_identical_versions_and_a_new_empty_column_are_not_changes():
+    same = rows({"service_id": "a", "name": "A"})
+    assert changes.version_changes(TRACKED, same, same, {}, {}) == []
+    widened = rows({"service_id": "a", "name": "A", "source_excerpt": ""})
+    assert changes.version_changes(TRACKED, same, widened, {}, {}) == []
 
 
-# --- builds ----------------------------------------------------------------------------------------------------
+def test_a_file_outside_git_is_one_version_of_the_files_as_they_are(tmp_path):
+    path = tmp_path / "services.csv"
+    path.write_text("service_id,name\na,A\n", encoding="utf-8")
+    versions = history.versions_together([path])
+    assert [(commit, day) for commit, day, _ in versions] == [(history.WORKING_TREE, None)]
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("changes")
-    shutil.copytree(DATA, root / "data")  # whole: other domains check crime against LCPF years
-    return root
+# --- a git repository of data/ ---------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str, day: str | None = None) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="Test", GIT_AUTHOR_EMAIL="test@example.org",
+               GIT_COMMITTER_NAME="Test", GIT_COMMITTER_EMAIL="test@example.org")
+    if day:
+        env.update(GIT_AUTHOR_DATE=f"{day}T12:00:00+00:00", GIT_COMMITTER_DATE=f"{day}T12:00:00+00:00")
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+                          env=env).stdout
 
 
 def build(data: Path, out: Path, today: str) -> None:
@@ -66,7 +80,7 @@ def build(data: Path, out: Path, today: str) -> None:
         [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out), "--today", today],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def read_rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -75,97 +89,112 @@ def read_rows(path: Path) -> tuple[list[str], list[dict]]:
         return reader.fieldnames, list(reader)
 
 
-def write_rows(path: Path, header: list[str], rows: list[dict]) -> None:
+def write_rows(path: Path, header: list[str], items: list[dict]) -> None:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(items)
 
 
-def change_rows(db: Path, build_date: str | None = None) -> list[tuple]:
+def change_rows(db: Path) -> list[tuple]:
     conn = sqlite3.connect(db)
-    sql = "SELECT change_id, build_date, entity, entity_id, entity_name, change, field, old_value, new_value "
-    sql += "FROM changes"
-    if build_date:
-        return conn.execute(sql + " WHERE build_date = ? ORDER BY change_id", (build_date,)).fetchall()
-    return conn.execute(sql + " ORDER BY change_id").fetchall()
+    return conn.execute(
+        "SELECT change_id, changed_on, git_commit, entity, entity_id, entity_name, change, field, old_value, "
+        "new_value, source_url FROM changes ORDER BY change_id").fetchall()
 
 
 @pytest.fixture(scope="module")
-def builds(workspace) -> dict:
-    """Four builds into one file: base; an edit, an added service and an edited opportunity; the added service
-    removed; nothing changed. Returns copies of the database after each build."""
-    data, out = workspace / "data", workspace / "published" / "commissioning.db"
-    services_csv = data / "services" / "services.csv"
-    opportunities_csv = data / "mopac" / "funding_opportunities.csv"
+def repository(tmp_path_factory) -> dict:
+    """A git repository with data/ in three commits: as published; an edited service (new description and source),
+    an added service and a retitled opportunity; the added service removed. Returns its path and what was edited."""
+    repo = tmp_path_factory.mktemp("changes") / "repo"
+    shutil.copytree(DATA, repo / "data")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "data")
+    git(repo, "commit", "-q", "-m", "as published", day="2026-11-25")
+    services_csv = repo / "data" / "services" / "services.csv"
+    opportunities_csv = repo / "data" / "mopac" / "funding_opportunities.csv"
     header, services = read_rows(services_csv)
     opp_header, opportunities = read_rows(opportunities_csv)
-    copies = {}
-
-    def snapshot(name: str, today: str) -> None:
-        build(data, out, today)
-        copies[name] = workspace / name / "commissioning.db"
-        copies[name].parent.mkdir()
-        shutil.copyfile(out, copies[name])
-
-    snapshot("first", "2026-11-25")
-    edited = [dict(r, description=NEW_DESCRIPTION) if r["service_id"] == EDITED_SERVICE else r for r in services]
-    template = next(r for r in services if r["coverage"] == "london-wide")
+    edited = [dict(r, description=NEW_DESCRIPTION, source_url=NEW_SOURCE) if r["service_id"] == EDITED_SERVICE
+              else r for r in services]
+    template = next(r for r in services if r["coverage"] == "london-wide" and not r["annual_value_gbp"]
+                    and not r["total_value_gbp"])
     added = dict(template, service_id=ADDED_SERVICE, name="Service added by the change-log test",
                  funding_record_ids="", decision_refs="")
     write_rows(services_csv, header, [*edited, added])
-    first_opportunity = opportunities[0]
-    write_rows(opportunities_csv, opp_header,
-               [dict(first_opportunity, title=first_opportunity["title"] + " (retitled)"), *opportunities[1:]])
-    snapshot("second", "2026-12-01")
+    first = opportunities[0]
+    write_rows(opportunities_csv, opp_header, [dict(first, title=first["title"] + " (retitled)"), *opportunities[1:]])
+    git(repo, "commit", "-q", "-am", "an edit, an addition, a new title", day="2026-12-01")
     write_rows(services_csv, header, edited)
-    snapshot("third", "2026-12-08")
-    snapshot("fourth", "2026-12-09")
-    return {"copies": copies, "services": services, "opportunity": first_opportunity}
+    git(repo, "commit", "-q", "-am", "the addition removed", day="2026-12-08")
+    out = repo / "build" / "commissioning.db"
+    build(repo / "data", out, "2026-12-10")
+    commits = git(repo, "log", "--reverse", "--format=%H").split()
+    return {"repo": repo, "db": out, "services": services, "opportunity": first, "commits": commits,
+            "template_source": template["source_url"]}
 
 
-def test_first_build_records_everything_as_added(builds):
-    db = builds["copies"]["first"]
-    conn = sqlite3.connect(db)
-    rows = change_rows(db)
-    (services,) = conn.execute("SELECT count(*) FROM services").fetchone()
-    (opportunities,) = conn.execute("SELECT count(*) FROM funding_opportunities").fetchone()
-    assert len(rows) == services + opportunities
-    assert {(r[1], r[5], r[6]) for r in rows} == {("2026-11-25", "added", None)}
-    assert {r[3] for r in rows if r[2] == "service"} == {s["service_id"] for s in builds["services"]}
-    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+def test_the_first_commit_records_everything_as_added(repository):
+    history_rows = change_rows(repository["db"])
+    first = [r for r in history_rows if r[2] == repository["commits"][0]]
+    conn = sqlite3.connect(repository["db"])
+    counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("funding_decisions", "funding_opportunities")]
+    assert len(first) == len(repository["services"]) + sum(counts)
+    assert {(r[1], r[6], r[7]) for r in first} == {("2026-11-25", "added", None)}
+    assert [r[0] for r in history_rows] == list(range(1, len(history_rows) + 1))
 
 
-def test_second_build_records_the_edit_the_addition_and_keeps_history(builds):
-    first, second = builds["copies"]["first"], builds["copies"]["second"]
-    history = change_rows(first)
-    assert change_rows(second)[: len(history)] == history
-    new = [r[2:] for r in change_rows(second, "2026-12-01")]
-    old_description = next(s["description"] for s in builds["services"] if s["service_id"] == EDITED_SERVICE)
-    old_title = builds["opportunity"]["title"]
-    reference = builds["opportunity"]["reference"]
-    assert sorted(new, key=str) == sorted([
-        ("service", EDITED_SERVICE, "The Havens (London Sexual Assault Referral Centres)", "changed", "description",
-         old_description, NEW_DESCRIPTION),
-        ("service", ADDED_SERVICE, "Service added by the change-log test", "added", None, None, None),
-        ("opportunity", reference, old_title + " (retitled)", "changed", "title", old_title, old_title + " (retitled)"),
+def test_later_commits_record_each_field_with_its_date_and_source(repository):
+    second = [r[3:] for r in change_rows(repository["db"]) if r[2] == repository["commits"][1]]
+    old = next(s for s in repository["services"] if s["service_id"] == EDITED_SERVICE)
+    title = repository["opportunity"]["title"]
+    name = old["name"]
+    assert sorted(second, key=str) == sorted([
+        ("service", EDITED_SERVICE, name, "changed", "description", old["description"], NEW_DESCRIPTION, NEW_SOURCE),
+        ("service", EDITED_SERVICE, name, "changed", "source_url", old["source_url"], NEW_SOURCE, NEW_SOURCE),
+        ("service", ADDED_SERVICE, "Service added by the change-log test", "added", None, None, None,
+         repository["template_source"]),
+        ("opportunity", repository["opportunity"]["reference"], title + " (retitled)", "changed", "title", title,
+         title + " (retitled)", repository["opportunity"]["source_url"]),
     ], key=str)
+    third = [r[1:] for r in change_rows(repository["db"]) if r[2] == repository["commits"][2]]
+    assert [(r[0], r[2], r[3], r[5]) for r in third] == [("2026-12-08", "service", ADDED_SERVICE, "removed")]
 
 
-def test_third_build_records_the_removal_and_fourth_records_nothing(builds):
-    third, fourth = builds["copies"]["third"], builds["copies"]["fourth"]
-    assert [r[2:7] for r in change_rows(third, "2026-12-08")] == [
-        ("service", ADDED_SERVICE, "Service added by the change-log test", "removed", None)
-    ]
-    assert change_rows(fourth, "2026-12-09") == []
-    assert change_rows(fourth) == change_rows(third)
+def test_two_clones_and_a_clean_build_publish_the_same_history(repository, tmp_path):
+    published = change_rows(repository["db"])
+    for name in ("clone-a", "clone-b"):
+        clone = tmp_path / name
+        subprocess.run(["git", "clone", "-q", str(repository["repo"]), str(clone)], check=True)
+        out = clone / "build" / "commissioning.db"
+        build(clone / "data", out, "2026-12-10")
+        assert change_rows(out) == published
+    out = repository["repo"] / "build" / "commissioning.db"
+    out.unlink()  # make clean
+    build(repository["repo"] / "data", out, "2026-12-10")
+    assert change_rows(out) == published
+
+
+def test_an_uncommitted_edit_shows_under_the_working_tree_with_the_build_date(repository, tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repository["repo"]), str(clone)], check=True)
+    services_csv = clone / "data" / "services" / "services.csv"
+    header, services = read_rows(services_csv)
+    write_rows(services_csv, header, [dict(s, name=s["name"] + " (renamed)") if s["service_id"] == EDITED_SERVICE
+                                      else s for s in services])
+    out = clone / "build" / "commissioning.db"
+    build(clone / "data", out, "2026-12-11")
+    pending = [r for r in change_rows(out) if r[2] == history.WORKING_TREE]
+    assert [(r[1], r[4], r[7]) for r in pending] == [("2026-12-11", EDITED_SERVICE, "name")]
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_modified_after_returns_exactly_the_services_changed_since(builds):
+async def test_modified_after_returns_exactly_the_services_changed_since(repository):
     from scripts.site import make_datasette
 
-    datasette = make_datasette([builds["copies"]["second"]])
+    datasette = make_datasette([repository["db"]])
     await datasette.invoke_startup()
 
     async def ids(query: str) -> set[str]:
@@ -173,31 +202,12 @@ async def test_modified_after_returns_exactly_the_services_changed_since(builds)
         assert response.status_code == 200, response.text
         return {item["x_commissioning"]["service_id"] for item in response.json()["contents"]}
 
-    everything = {s["service_id"] for s in builds["services"]} | {ADDED_SERVICE}
-    assert await ids("modified_after=2026-12-01") == {EDITED_SERVICE, ADDED_SERVICE}
-    assert await ids("modified_after=2026-11-30T23:59:59Z") == {EDITED_SERVICE, ADDED_SERVICE}
+    everything = {s["service_id"] for s in repository["services"]}
+    assert await ids("modified_after=2026-12-01") == {EDITED_SERVICE}
     assert await ids("modified_after=2026-12-01T00:00:01Z") == set()
     assert await ids("modified_after=2026-11-25") == everything
-    assert await ids("") == everything
     detail = (await datasette.client.get(f"/openreferral/services/{EDITED_SERVICE}")).json()
     assert detail["last_modified"] == "2026-12-01T00:00:00Z"
-    assert detail["description"] == NEW_DESCRIPTION
-    other = next(s for s in sorted(everything) if s not in (EDITED_SERVICE, ADDED_SERVICE))
-    assert (await datasette.client.get(f"/openreferral/services/{other}")).json()["last_modified"] == (
-        "2026-11-25T00:00:00Z"
-    )
-
-
-def test_a_database_from_before_the_change_log_counts_as_a_first_build(builds, tmp_path):
-    out = tmp_path / "commissioning.db"
-    shutil.copyfile(builds["copies"]["fourth"], out)
-    conn = sqlite3.connect(out)
-    conn.execute("DROP TABLE changes")
-    conn.commit()
-    conn.close()
-    build(ROOT / "data", out, "2026-12-10")
-    rows = change_rows(out)
-    assert rows and {(r[1], r[5]) for r in rows} == {("2026-12-10", "added")}
 
 
 def test_check_finds_published_rows_without_an_added_entry():
@@ -206,14 +216,24 @@ def test_check_finds_published_rows_without_an_added_entry():
     db = sqlite_utils.Database(memory=True)
     db["services"].insert_all([{"service_id": "a"}, {"service_id": "b"}], pk="service_id")
     db["changes"].create(changes.COLUMNS, pk="change_id")
+    base = {"changed_on": "2026-11-25", "git_commit": "c1", "entity": "service"}
     db["changes"].insert_all([
-        {"change_id": 1, "build_date": "2026-11-25", "entity": "service", "entity_id": "a", "change": "added"},
-        {"change_id": 2, "build_date": "2026-11-25", "entity": "service", "entity_id": "b", "change": "added"},
-        {"change_id": 3, "build_date": "2026-12-01", "entity": "service", "entity_id": "b", "change": "removed"},
-        {"change_id": 4, "build_date": "2026-12-01", "entity": "service", "entity_id": "a", "change": "changed"},
+        {**base, "change_id": 1, "entity_id": "a", "change": "added"},
+        {**base, "change_id": 2, "entity_id": "b", "change": "added"},
+        {**base, "change_id": 3, "entity_id": "b", "change": "removed"},
+        {**base, "change_id": 4, "entity_id": "a", "change": "changed"},
     ])
     problems = changes.check(db)
     assert [p.reason for p in problems] == [
         "malformed change-log row",  # change_id 4: changed without a field
         "service b has no 'added' entry",
     ]
+
+
+def test_opportunity_feed_dates_come_from_the_history(repository):
+    conn = sqlite3.connect(repository["db"])
+    dates = {r[0]: r[1:] for r in conn.execute(
+        "SELECT reference, first_seen_on, last_changed_on FROM funding_opportunities")}
+    retitled = repository["opportunity"]["reference"]
+    assert dates[retitled] == ("2026-11-25", "2026-12-01")
+    assert {v for k, v in dates.items() if k != retitled} == {("2026-11-25", "2026-11-25")}

@@ -86,11 +86,29 @@ def test_eligible_boroughs_expand_london_wide_and_national_to_all_33():
     assert "D" not in by_reference
 
 
-def test_change_dates_keep_the_previous_date_only_when_the_row_is_unchanged():
-    previous = {"A": ("hash-a", "2026-01-01", "2026-02-01")}
-    assert opp.change_dates("A", "hash-a", previous, TODAY) == ("2026-01-01", "2026-02-01")
-    assert opp.change_dates("A", "hash-b", previous, TODAY) == ("2026-01-01", TODAY.isoformat())
-    assert opp.change_dates("B", "hash-b", previous, TODAY) == (TODAY.isoformat(), TODAY.isoformat())
+def test_a_planned_procurement_is_upcoming_while_its_notice_is_expected_or_its_contract_is_to_start():
+    day = dt.timedelta(days=1)
+    status, reason = opp.derive_status(None, None, TODAY, future_notice=TODAY + day, planned=True)
+    assert status == "planned" and "tender notice is expected by" in reason
+    status, reason = opp.derive_status(None, None, TODAY, TODAY + 90 * day, future_notice=TODAY - day, planned=True)
+    assert status == "planned" and "due to start" in reason and "look for it" in reason
+    assert opp.derive_status(None, None, TODAY, TODAY - day, future_notice=TODAY - 2 * day, planned=True)[0] == (
+        "dates not published")
+    # The same dates on a notice that is not a planned procurement give no status from the contract start.
+    assert opp.derive_status(None, None, TODAY, TODAY + 90 * day)[0] == "dates not published"
+
+
+def test_real_planned_procurements_with_a_future_contract_are_upcoming(real_db_path):
+    import sqlite3
+
+    conn = sqlite3.connect(real_db_path)
+    (build_date,) = conn.execute("SELECT value FROM build_info WHERE key = 'build_date'").fetchone()
+    rows = conn.execute("SELECT reference, status, contract_start_date, future_notice_date FROM funding_opportunities "
+                        "WHERE opportunity_type = 'planned procurement' AND opening_date IS NULL "
+                        "AND closing_date IS NULL").fetchall()
+    for reference, status, start, notice in rows:
+        upcoming = (notice or "") >= build_date or (start or "") > build_date
+        assert (status == "planned") == upcoming, reference
 
 
 def test_value_text():
@@ -125,7 +143,9 @@ def test_real_statuses_are_derived_from_dates_and_the_build_date(real_db_path):
         row = source[reference]
         closing = dt.date.fromisoformat(row["closing_date"]) if row["closing_date"] else None
         if closing is None and not row["opening_date"]:
-            assert status == "dates not published"
+            upcoming = row["opportunity_type"] == "planned procurement" and (
+                (row["future_notice_date"] or "") >= build_date or (row["contract_start_date"] or "") > build_date)
+            assert status == ("planned" if upcoming else "dates not published"), reference
         elif closing is not None and closing < today:
             assert status == "closed" and days < 0
         else:
@@ -221,7 +241,11 @@ def test_open_results_are_soonest_deadline_first_and_filters_apply(synthetic_db_
 def test_full_text_search(real_db_path):
     db = sqlite3.connect(real_db_path)
     result = opp_pages.find_opportunities(db, opp_pages.Filters(q="restorative", include_closed=True))
-    assert [r["reference"] for r in result.rows] == ["MOPAC RJ"]
+    expected = {r for (r,) in db.execute(
+        "select reference from funding_opportunities where rowid in (select rowid from funding_opportunities_fts "
+        "where funding_opportunities_fts match '\"restorative\"*')")}
+    assert "MOPAC RJ" in expected
+    assert {r["reference"] for r in result.rows} == expected
     assert opp_pages.find_opportunities(db, opp_pages.Filters(q="zzzunlikelyword", include_closed=True)).rows == []
 
 
@@ -342,7 +366,9 @@ async def test_atom_feed_is_xml_with_one_entry_per_opportunity(datasette, databa
     references = {r for (r,) in db.execute("select reference from funding_opportunities")}
     ids = [e.findtext("a:id", namespaces=ns) for e in entries]
     assert len(entries) == len(references) == len(set(ids))
-    assert {i.rsplit("/", 1)[1].replace("%20", " ") for i in ids} == references
+    prefix = "tag:london-commissioning-data,2026:funding_opportunities/"
+    assert all(i.startswith(prefix) for i in ids)
+    assert {i.removeprefix(prefix).replace("%20", " ") for i in ids} == references
     for entry in entries:
         assert dt.datetime.fromisoformat(entry.findtext("a:updated", namespaces=ns)).tzinfo is not None
         assert entry.findtext("a:title", namespaces=ns)
@@ -405,17 +431,6 @@ def test_built_status_with_a_fixed_build_date(small_data, tmp_path):
     assert later.returncode == 0, later.stderr
     status = dict(sqlite3.connect(out).execute("select reference, status from funding_opportunities"))
     assert status["PCD 1842"] == "closed" and status["ocds-h6vhtk-066744"] == "closing within 14 days"
-
-
-def test_last_changed_on_moves_only_for_changed_rows(small_data, tmp_path):
-    out = tmp_path / "feed.db"
-    assert run_build(small_data, out, today="2026-11-01").returncode == 0
-    set_cells(small_data / "mopac" / "funding_opportunities.csv", "MOPAC RJ", value_note="value corrected")
-    assert run_build(small_data, out, today="2026-11-25").returncode == 0
-    rows = {r[0]: r[1:] for r in sqlite3.connect(out).execute(
-        "select reference, first_seen_on, last_changed_on from funding_opportunities")}
-    assert rows["MOPAC RJ"] == ("2026-11-01", "2026-11-25")
-    assert rows["PCD 1842"] == ("2026-11-01", "2026-11-01")
 
 
 BAD = [

@@ -27,6 +27,8 @@ from tests.build_helpers import DATA, append_row, copy_data, digest, run_build
     (800, "nearly 800 young people engaged with A&E youth workers"),
     (41_860_000, "the total contract value of PS41,860,000."),  # a stored page's rendering of the pound sign
     (4_292_000, "Total value PS4,292000.00(2 year contract )"),  # the source's own misplaced comma
+    (170_000, "a contract worth £170 000 over two years"),  # thousands spaces, as tender notices print them
+    (450_000, "Value excluding VAT: 450 000.00 GBP"),
     (80, "more than 80% reduced or exited"),
 ])
 def test_a_figure_written_in_a_usual_form_is_found(value, text):
@@ -38,6 +40,7 @@ def test_a_figure_written_in_a_usual_form_is_found(value, text):
     (150_000, "£1,500,000 was agreed"),
     (500, "PCD 1500 approved the grant"),
     (990_324, "£990,324.28"),
+    (2_024_500, "in 2024 500 people were seen"),  # a year then a number is not one number
 ])
 def test_a_figure_the_excerpt_does_not_state_is_not_found(value, text):
     assert not figure_stated(value, text)

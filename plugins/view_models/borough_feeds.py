@@ -112,7 +112,7 @@ def borough_page(conn: sqlite3.Connection, text: str, db_name: str) -> dict | No
     if has_table(conn, "changes"):
         changes = rows(
             conn,
-            "SELECT change_id, build_date, entity, entity_id, entity_name, change, field FROM changes "
+            "SELECT change_id, changed_on, entity, entity_id, entity_name, change, field, source_url FROM changes "
             "WHERE (entity = 'service' AND entity_id IN (SELECT service_id FROM service_areas WHERE gss_code = ?)) "
             "OR (entity = 'opportunity' AND entity_id IN "
             "(SELECT reference FROM opportunity_eligible_boroughs WHERE gss_code = ?)) "

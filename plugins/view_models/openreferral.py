@@ -166,7 +166,7 @@ def service_filters(conn: sqlite3.Connection, query: ServiceQuery) -> tuple[list
     if query.modified_after:
         where.append(
             "s.service_id IN (SELECT entity_id FROM changes WHERE entity = 'service' AND change != 'removed' "
-            "AND build_date || 'T00:00:00Z' >= ?)"
+            "AND changed_on || 'T00:00:00Z' >= ?)"
         )
         params.append(query.modified_after)
     if query.borough:
@@ -200,7 +200,7 @@ def last_modified(conn: sqlite3.Connection, service_ids: list[str]) -> dict[str,
         return {}
     marks = ",".join("?" * len(service_ids))
     found = conn.execute(
-        f"SELECT entity_id, max(build_date) FROM changes WHERE entity = 'service' AND change != 'removed' "
+        f"SELECT entity_id, max(changed_on) FROM changes WHERE entity = 'service' AND change != 'removed' "
         f"AND entity_id IN ({marks}) GROUP BY entity_id",
         service_ids,
     ).fetchall()

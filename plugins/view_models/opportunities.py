@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from scripts.common.dates import needs_review
 from scripts.common.opportunities import CURRENT, NO_DATES, TYPES
 
 OUTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)(?: ?[0-9][A-Z]{2})?$")
@@ -243,3 +244,13 @@ def page_context(conn, args, db_name: str) -> dict:
     }
 
 
+
+
+def review_note(row: dict, today) -> str | None:
+    """What the opportunity's page says when it is due for review (None when it is not)."""
+    reason = needs_review(row.get("last_verified"), row.get("review_due"), today)
+    if reason is None:
+        return None
+    return (f"This notice was last checked against its source on {row.get('last_verified') or 'no recorded date'} "
+            f"and was due for review on {row.get('review_due') or 'no recorded date'} ({reason}): check the source "
+            "before relying on its dates.")

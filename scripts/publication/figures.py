@@ -16,10 +16,11 @@ MULTIPLIERS = {
     "bn": 1_000_000_000, "billion": 1_000_000_000,
 }
 # A number: digits, with or without thousands commas (1,500,000; a source's misplaced comma, "4,292000", is read
-# as written, without the comma), an optional decimal part, then an optional multiplier word stuck to it or after
+# as written, without the comma) or thousands spaces as tender notices print them ("£170 000", "450 000.00 GBP"), an optional decimal part, then an optional multiplier word stuck to it or after
 # one space ("£1.5m", "1.5 million"). Digits inside words are not numbers.
 MENTION = re.compile(
-    r"(?<![\w.,])(\d(?:[\d,]*\d)?)(\.\d+)?(?:\s?(k|thousand|mn|m|millions|million|bn|billion)\b)?",
+    r"(?<![\w.,])(\d{1,3}(?: \d{3})+(?![\d,])|\d(?:[\d,]*\d)?)(\.\d+)?"
+    r"(?:\s?(k|thousand|mn|m|millions|million|bn|billion)\b)?",
     re.IGNORECASE,
 )
 
@@ -33,7 +34,7 @@ def stated_numbers(text: str) -> set[Decimal]:
     found = set()
     for whole, decimals, word in MENTION.findall(POUND_AS_PS.sub("£", text or "")):
         try:
-            number = Decimal(whole.replace(",", "") + (decimals or ""))
+            number = Decimal(whole.replace(",", "").replace(" ", "") + (decimals or ""))
         except InvalidOperation:  # pragma: no cover - the pattern only matches digits
             continue
         found.add(number)

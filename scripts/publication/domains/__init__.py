@@ -10,19 +10,24 @@ A module may define any of:
 from . import (
     changes,
     coverage,
+    funding_links,
     funding_records,
     lcpf,
     opportunities,
     performance,
     provenance,
     reference,
+    review,
     services,
     vru,
 )
 
 # Order matters: later domains may read tables (and synthetic rows) made by earlier ones; changes runs after the
 # tables it tracks, and provenance last (it quotes every synthetic row's figures in its excerpt).
-DOMAINS = [reference, funding_records, services, opportunities, performance, vru, lcpf, coverage, changes, provenance]
+DOMAINS = [
+    reference, funding_records, services, opportunities, funding_links, performance, vru, lcpf, coverage, review,
+    changes, provenance,
+]
 
 
 def rules():

@@ -1,43 +1,46 @@
-"""Change log between published builds (issue 8).
+"""The change history of services, opportunities and funding decisions (issues 8 and 14), from durable history.
 
-Each build compares the services and opportunities it is about to publish with those in the database it replaces
-(`context.previous_db`) and appends what changed to a `changes` table, which is carried forward from build to build:
+The `changes` table is computed from the git history of the published CSV files (scripts/publication/history.py):
+each commit that touched a tracked file is compared with the one before it, key by key, with csv-diff:
 
-- `added` / `removed`: one row per service or opportunity, `field` empty;
-- `changed`: one row per changed field, with the old and the new value as text.
+- `added` / `removed`: one row per service, opportunity or decision row, `field` empty;
+- `changed`: one row per changed field, with the old and the new value as written in the CSV.
 
-The first build (no previous database, or one from before the change log existed) records everything as added.
-Nothing changes when the data does not change, so rebuilding the same data twice gives the same table. Only the
-columns of the source CSV files are compared (derived columns depend on the build date), plus one derived list per
-entity: the GSS codes of the boroughs it covers, because that is what a borough directory needs to know.
+Each change names the commit and its date (`changed_on`) and the source the row cited in that version, so a record's
+page can say when each field changed and which source said so. Boroughs named in the link files
+(service_boroughs.csv, opportunity_boroughs.csv) count as one more field, `boroughs`. Changes not yet committed
+appear under the commit `working tree`, dated with the build date. The history depends on the commits alone: two
+clones of the same commit, and a build after `make clean`, publish the same table (nothing is read from build/).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from itertools import groupby
 from operator import itemgetter
-from pathlib import Path
+
+from .. import history
 
 
 @dataclass(frozen=True)
 class Tracked:
-    entity: str  # service | opportunity
-    table: str
+    entity: str  # service | opportunity | decision
+    table: str  # the resource (and table) name
     key: str
     label: str  # the column shown as entity_name
-    areas_table: str  # (key, gss_code) rows: the boroughs covered, compared as the pseudo-field `boroughs`
+    areas: str | None  # a link resource (key, gss_code) whose boroughs count as the field `boroughs`
 
 
 TRACKED = [
-    Tracked("service", "services", "service_id", "name", "service_areas"),
-    Tracked("opportunity", "funding_opportunities", "reference", "title", "opportunity_eligible_boroughs"),
+    Tracked("service", "services", "service_id", "name", "service_boroughs"),
+    Tracked("opportunity", "funding_opportunities", "reference", "title", "opportunity_boroughs"),
+    Tracked("decision", "funding_decisions", "record_id", "item", None),
 ]
 AREAS_FIELD = "boroughs"
 COLUMNS = {
     "change_id": int,
-    "build_date": str,
+    "changed_on": str,
+    "git_commit": str,
     "entity": str,
     "entity_id": str,
     "entity_name": str,
@@ -45,141 +48,99 @@ COLUMNS = {
     "field": str,
     "old_value": str,
     "new_value": str,
+    "source_title": str,
+    "source_url": str,
 }
 
 
-def as_text(value) -> str | None:
-    """Values compared and stored as text; 1500.0 and 1500 read the same."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _blank(value):
+    return value if value not in ("", None) else None
+
+
+def version_changes(tracked: Tracked, before: dict, after: dict, areas_before: dict, areas_after: dict) -> list[dict]:
+    """Added, removed and field-level changed rows between two versions, in a stable order. A column that exists on
+    only one side (added to or dropped from the schema) is not a change until it holds a value."""
+    found = history.compare(before, after)
+    rows = []
+
+    def row(key, values, change, field=None, old=None, new=None):
+        rows.append({
+            "entity": tracked.entity, "entity_id": str(key), "entity_name": values.get(tracked.label),
+            "change": change, "field": field, "old_value": _blank(old), "new_value": _blank(new),
+            "source_title": values.get("source_title"), "source_url": values.get("source_url"),
+        })
+
+    for values in found["added"]:
+        row(values[tracked.key], values, "added")
+    for values in found["removed"]:
+        row(values[tracked.key], values, "removed")
+    for item in found["changed"]:
+        values = after[item["key"]]
+        for field, (old, new) in sorted(item["changes"].items()):
+            if _blank(old) != _blank(new):
+                row(item["key"], values, "changed", field, old, new)
+    for key in sorted(set(before) & set(after)):
+        if areas_before.get(key) != areas_after.get(key):
+            row(key, after[key], "changed", AREAS_FIELD, areas_before.get(key), areas_after.get(key))
+    rows.sort(key=lambda r: (r["entity_id"], r["change"] != "added", r["field"] or ""))
+    return rows
+
+
+def tracked_history(tracked: Tracked, package, today: str) -> list[dict]:
+    resource = package.resources.get(tracked.table)
+    if resource is None:
+        return []
+    link = package.resources.get(tracked.areas) if tracked.areas else None
+    paths = [resource.path] + ([link.path] if link is not None else [])
+    out = []
+    before, areas_before = {}, {}
+    for commit, day, texts in history.versions_together(paths):
+        after = history.rows_by_key(texts[resource.path.resolve()], tracked.key)
+        areas_after = history.grouped(texts[link.path.resolve()], tracked.key, "gss_code") if link else {}
+        for change in version_changes(tracked, before, after, areas_before, areas_after):
+            out.append({"changed_on": day or today, "git_commit": commit, **change})
+        before, areas_before = after, areas_after
+    return out
+
+
+def compute_changes(package, today: str) -> list[dict]:
+    rows = [r for tracked in TRACKED for r in tracked_history(tracked, package, today)]
+    rows.sort(key=itemgetter("changed_on"))  # stable: each entity's own order is kept within a day
+    for number, change in enumerate(rows, start=1):
+        change["change_id"] = number
+    return rows
+
+
+def derive(db, context) -> None:
+    rows = compute_changes(context.package, context.today.isoformat())
+    required = {"changed_on", "git_commit", "entity", "entity_id", "change"}
+    db["changes"].create(COLUMNS, pk="change_id", not_null=required)
+    db.conn.executemany(
+        f"INSERT INTO changes ({', '.join(f'[{c}]' for c in COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+        map(itemgetter(*COLUMNS), rows),
+    )
+    for columns in (["changed_on"], ["entity", "entity_id"], ["change"]):
+        db["changes"].create_index(columns)
+    date_opportunities(db)
+
+
+def date_opportunities(db) -> None:
+    """first_seen_on (the latest time it was added) and last_changed_on of each opportunity, from the history, for
+    the opportunities Atom feed."""
+    if "funding_opportunities" not in db.table_names():
+        return
+    for column in ("first_seen_on", "last_changed_on"):
+        db["funding_opportunities"].add_column(column, str)
+    db.execute("""
+        UPDATE funding_opportunities SET
+          first_seen_on = (SELECT max(changed_on) FROM changes c WHERE c.entity = 'opportunity'
+                           AND c.entity_id = funding_opportunities.reference AND c.change = 'added'),
+          last_changed_on = (SELECT max(changed_on) FROM changes c WHERE c.entity = 'opportunity'
+                             AND c.entity_id = funding_opportunities.reference)""")
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")]
-
-
-def _texts(row) -> list[str | None]:
-    """as_text() of each value, called only for what is not already text or NULL (most values are text)."""
-    return [v if v is None or v.__class__ is str else as_text(v) for v in row]
-
-
-def snapshot(
-    conn: sqlite3.Connection, tracked: Tracked, fields: list[str], with_areas: bool = True
-) -> dict[str, dict[str, str | None]]:
-    """{entity id: {field: text}} for the fields that exist in this database (a missing table gives {}), with the
-    boroughs covered (AREAS_FIELD) unless with_areas is false."""
-    columns = table_columns(conn, tracked.table)
-    if tracked.key not in columns:
-        return {}
-    present = [f for f in fields if f in columns]
-    rows = conn.execute(
-        f"SELECT {', '.join(f'[{c}]' for c in present)} FROM [{tracked.table}] ORDER BY [{tracked.key}]"
-    ).fetchall()
-    at = present.index(tracked.key)
-    result = {str(row[at]): dict(zip(present, _texts(row), strict=True)) for row in rows}
-    area_columns = table_columns(conn, tracked.areas_table) if with_areas else []
-    if tracked.key in area_columns and "gss_code" in area_columns:
-        cursor = conn.execute(
-            f"SELECT [{tracked.key}], gss_code FROM [{tracked.areas_table}] ORDER BY [{tracked.key}], gss_code"
-        )
-        areas: dict[str, str] = {}
-        for key, group in groupby(cursor, itemgetter(0)):
-            text = ";".join(map(itemgetter(1), group))
-            areas[str(key)] = f"{areas[str(key)]};{text}" if str(key) in areas else text
-        for key, values in result.items():
-            values[AREAS_FIELD] = areas.get(key) or None
-    return result
-
-
-def diff(entity: str, label: str, old: dict, new: dict) -> list[dict]:
-    """Added, removed and field-level changed rows between two snapshots, in a stable order.
-
-    A field present on only one side (a column added to or dropped from the schema) is not reported as a change.
-    """
-    rows = []
-    for key in sorted(set(old) | set(new)):
-        before, after = old.get(key), new.get(key)
-        if before is None:
-            rows.append(_row(entity, key, after.get(label), "added"))
-        elif after is None:
-            rows.append(_row(entity, key, before.get(label), "removed"))
-        elif before != after:
-            for field in sorted(set(before) & set(after)):
-                if before[field] != after[field]:
-                    rows.append(_row(entity, key, after.get(label), "changed", field, before[field], after[field]))
-    return rows
-
-
-def _row(entity, key, name, change, field=None, old_value=None, new_value=None) -> dict:
-    return {
-        "entity": entity,
-        "entity_id": key,
-        "entity_name": name,
-        "change": change,
-        "field": field,
-        "old_value": old_value,
-        "new_value": new_value,
-    }
-
-
-def previous_history(previous: sqlite3.Connection | None) -> list[dict]:
-    if previous is None or set(COLUMNS) - set(table_columns(previous, "changes")):
-        return []
-    cursor = previous.execute(f"SELECT {', '.join(COLUMNS)} FROM changes ORDER BY change_id")
-    return [dict(zip(COLUMNS, row, strict=True)) for row in cursor]
-
-
-def open_previous(path: Path | None) -> sqlite3.Connection | None:
-    if path is None or not Path(path).exists():
-        return None
-    return sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-
-
-def compute_changes(new: sqlite3.Connection, previous: sqlite3.Connection | None, fields_for) -> list[dict]:
-    """All rows of the new `changes` table (history first, then this build's), without build_date/change_id set
-    for the new ones. `fields_for(tracked)` names the columns compared."""
-    found = []
-    for tracked in TRACKED:
-        fields = fields_for(tracked)
-        if tracked.key not in fields:
-            fields = [tracked.key, *fields]
-        before = snapshot(previous, tracked, fields) if previous is not None else {}
-        if not before:  # everything is added: only the key and the label are needed
-            fields = [f for f in fields if f in (tracked.key, tracked.label)]
-        current = snapshot(new, tracked, fields, with_areas=bool(before))
-        found += diff(tracked.entity, tracked.label, before, current)
-    return found
-
-
-def derive(db, context) -> None:
-    def fields_for(tracked: Tracked) -> list[str]:
-        resource = context.package.resources.get(tracked.table)
-        return resource.field_names if resource is not None else table_columns(db.conn, tracked.table)
-
-    previous = open_previous(context.previous_db)
-    if previous is not None and set(COLUMNS) - set(table_columns(previous, "changes")):
-        previous.close()  # a database from before the change log: the log starts here, as on a first build
-        previous = None
-    try:
-        history = previous_history(previous)
-        new_rows = compute_changes(db.conn, previous, fields_for)
-    finally:
-        if previous is not None:
-            previous.close()
-    next_id = max((row["change_id"] for row in history), default=0) + 1
-    for offset, row in enumerate(new_rows):
-        row["change_id"] = next_id + offset
-        row["build_date"] = context.today.isoformat()
-    db["changes"].create(COLUMNS, pk="change_id", not_null={"build_date", "entity", "entity_id", "change"})
-    db.conn.executemany(
-        f"INSERT INTO changes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-        map(itemgetter(*COLUMNS), history + new_rows),
-    )
-    for columns in (["build_date"], ["entity", "entity_id"], ["change"]):
-        db["changes"].create_index(columns)
 
 
 def synthesize(rng, size, context) -> dict:

@@ -5,7 +5,7 @@ as eligible are in `opportunity_boroughs`. This module adds, at build time:
 - `status` (planned / open / closing within 14 days / closed, or "dates not published") from the tender period
   and the build date (`context.today`), never typed in, with `status_reason` saying why;
 - `opportunity_eligible_boroughs`: every borough an opportunity is open to (London-wide and national = all 33);
-- `first_seen_on` / `last_changed_on`, compared with the database being replaced, for the Atom feed;
+- (`first_seen_on` / `last_changed_on` for the Atom feed come from the change history: domains/changes.py);
 - `find_opportunities()`: the filters behind the /opportunities page (borough, postcode district, service area,
   type, value, full-text search);
 - synthetic opportunities for the demo database, covering every status relative to the build date.
@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
-import json
-import sqlite3
 from pathlib import Path
 
 from scripts.common.opportunities import (
@@ -47,14 +44,19 @@ def _date(value) -> dt.date | None:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
-def derive_status(opening, closing, today: dt.date, contract_start=None) -> tuple[str, str]:
+def derive_status(
+    opening, closing, today: dt.date, contract_start=None, future_notice=None, planned: bool = False
+) -> tuple[str, str]:
     """(status, reason) from the tender period (opening and closing dates) as at `today`.
 
     Closing today or within 14 days is "closing within 14 days"; closing yesterday or earlier is "closed"; an
-    opening date after today is "planned". Without any tender date the status is "dates not published" (a passed
-    contract start is mentioned in the reason, not turned into a status: the notice may have slipped).
+    opening date after today is "planned". A planned procurement (a planning notice: no tender dates yet) is
+    "planned", upcoming, while its tender notice is expected (future_notice on or after today) or its contract is
+    still to start. Otherwise, without any tender date, the status is "dates not published" (a passed contract start
+    is mentioned in the reason, not turned into a status: the notice may have slipped).
     """
     opening, closing, contract_start = _date(opening), _date(closing), _date(contract_start)
+    future_notice = _date(future_notice)
     if closing is not None:
         days = (closing - today).days
         if days < 0:
@@ -69,6 +71,12 @@ def derive_status(opening, closing, today: dt.date, contract_start=None) -> tupl
         if opening > today:
             return PLANNED, f"opens on {opening}, after the build date {today}; no closing date published"
         return OPEN, f"opened on {opening}; no closing date published"
+    if planned and future_notice is not None and future_notice >= today:
+        return PLANNED, f"a planned procurement: its tender notice is expected by {future_notice}"
+    if planned and contract_start is not None and contract_start > today:
+        expected = (f"; the tender notice was expected by {future_notice}, so look for it on Find a Tender"
+                    if future_notice is not None else "; no tender dates are published yet")
+        return PLANNED, f"a planned procurement: the contract is due to start on {contract_start}{expected}"
     reason = "no opening or closing date is published"
     if contract_start is not None and contract_start <= today:
         reason += f"; the stated contract start ({contract_start}) has passed, so bidding has probably closed"
@@ -113,44 +121,6 @@ def area_label(coverage: str, names: list[str]) -> str:
 # Change dates for the Atom feed
 
 
-def content_hash(row: dict, field_names: list[str]) -> str:
-    text = json.dumps([row.get(name) for name in field_names], ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def previous_versions(previous_db: Path | None) -> dict[str, tuple[str, str, str]]:
-    """reference -> (content_hash, first_seen_on, last_changed_on) in the database being replaced, if it has them."""
-    if previous_db is None or not Path(previous_db).exists():
-        return {}
-    try:
-        conn = sqlite3.connect(f"file:{previous_db}?mode=ro", uri=True)
-        try:
-            return {
-                r[0]: (r[1], r[2], r[3])
-                for r in conn.execute(
-                    "SELECT reference, content_hash, first_seen_on, last_changed_on FROM funding_opportunities"
-                )
-            }
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return {}
-
-
-def change_dates(reference: str, digest: str, previous: dict, today: dt.date) -> tuple[str, str]:
-    """(first_seen_on, last_changed_on): kept from the previous build when the row is unchanged."""
-    before = previous.get(reference)
-    if before is None or not before[1]:
-        return today.isoformat(), today.isoformat()
-    old_hash, first_seen, last_changed = before
-    if old_hash == digest and last_changed:
-        return first_seen, last_changed
-    return first_seen, today.isoformat()
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# derive / check / rules
-
 ELIGIBLE_AREAS_VIEW = """
 CREATE VIEW opportunity_eligible_areas AS
 SELECT
@@ -179,15 +149,10 @@ DERIVED_COLUMNS = {
     "days_until_closing": int,
     "eligible_borough_count": int,
     "eligible_area": str,
-    "content_hash": str,
-    "first_seen_on": str,
-    "last_changed_on": str,
 }
 
 
 def derive(db, context) -> None:
-    table = context.tables["funding_opportunities"]
-    field_names = table.resource.field_names
     borough_names = dict(db.execute("SELECT gss_code, name FROM boroughs ORDER BY gss_code").fetchall())
     opportunities = list(db["funding_opportunities"].rows)
     named = list(db["opportunity_boroughs"].rows)
@@ -209,21 +174,19 @@ def derive(db, context) -> None:
     names: dict[str, list[str]] = {}
     for row in eligible:
         names.setdefault(row["reference"], []).append(row["borough"])
-    previous = previous_versions(context.previous_db)
     for name, kind in DERIVED_COLUMNS.items():
         db["funding_opportunities"].add_column(name, kind)
     updates = []
     for opportunity in opportunities:
         status, reason = derive_status(
-            opportunity["opening_date"], opportunity["closing_date"], context.today, opportunity["contract_start_date"]
+            opportunity["opening_date"], opportunity["closing_date"], context.today, opportunity["contract_start_date"],
+            future_notice=opportunity.get("future_notice_date"),
+            planned=opportunity["opportunity_type"] == "planned procurement",
         )
-        digest = content_hash(opportunity, field_names)
-        first_seen, last_changed = change_dates(opportunity["reference"], digest, previous, context.today)
         area_names = names.get(opportunity["reference"], [])
         updates.append([
             status, reason, days_until(opportunity["closing_date"], context.today), len(area_names),
-            area_label(opportunity["coverage"], sorted(area_names)), digest, first_seen, last_changed,
-            opportunity["reference"],
+            area_label(opportunity["coverage"], sorted(area_names)), opportunity["reference"],
         ])
     db.conn.executemany(
         "UPDATE funding_opportunities SET " + ", ".join(f"{c} = ?" for c in DERIVED_COLUMNS) + " WHERE reference = ?",
@@ -352,6 +315,9 @@ def synthesize(rng, size, context):
             "how_to_apply_url": f"{SYNTHETIC_URL}/apply/{i:04d}" if rng.random() < 0.7 else None,
             "source_title": SYNTHETIC_SOURCE,
             "source_url": SYNTHETIC_URL,
+            # Checked up to 150 days before the build, due three months later: some are overdue, as in life.
+            "last_verified": (verified := today - dt.timedelta(days=(i * 37) % 150)).isoformat(),
+            "review_due": (verified + dt.timedelta(days=91)).isoformat(),
         })
         if coverage == "boroughs":
             chosen = sorted(rng.sample(boroughs, rng.choice([1, 1, 2, 3, 6])))
