@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
+from markupsafe import escape
 
 from plugins.view_models import vru as vru_pages
 from plugins.view_models.dashboards import chart_links, named_parameters, summary_params
@@ -72,7 +73,17 @@ def test_myends_round_one_areas_are_the_boroughs_the_decision_names():
         assert names[row["gss_code"]] in recipients
 
 
-@pytest.mark.parametrize("name", ["vru_reach", "vru_kpis", "cost_benefit"])
+@pytest.mark.parametrize("name", ["vru_reach", "vru_kpis"])
+def test_published_reach_and_outcome_figures_are_all_in_the_real_database(name, real_db_path):
+    rows = read_csv(DATA / "vru" / f"{name}.csv")
+    assert len(rows) > 0
+    conn = sqlite3.connect(real_db_path)
+    (published,) = conn.execute(f"select count(*) from {name}").fetchone()
+    (suppressed,) = conn.execute(f"select count(*) from {name} where suppressed = 1").fetchone()
+    assert published == len(rows) and suppressed == 0  # programme-level figures: none is a small count
+
+
+@pytest.mark.parametrize("name", ["cost_benefit"])
 def test_unpublished_tables_are_header_only_templates_on_the_real_side(name, real_db_path):
     assert read_csv(DATA / "vru" / f"{name}.csv") == []
     assert sqlite3.connect(real_db_path).execute(f"select count(*) from {name}").fetchone() == (0,)
@@ -324,7 +335,12 @@ async def test_real_programme_page_shows_stated_money_and_honest_empty_states(da
         assert vru_pages.money(float(row["amount_gbp"])) in response.text
         assert row["financial_year"] in response.text
     assert "No cost-benefit analysis of this programme is public" in response.text
-    assert "does not publish how many people this programme reaches" in response.text
+    reach = sqlite3.connect(BUILD / "commissioning.db").execute(
+        "select figure_as_stated, measure from vru_reach where programme = 'DIVERT'").fetchall()
+    assert reach, "DIVERT publishes reach figures"
+    for figure, measure in reach:
+        assert str(escape(figure)) in response.text and str(escape(measure)) in response.text
+    assert "does not publish how many people this programme reaches" not in response.text
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -366,3 +382,17 @@ async def test_homepage_links_the_vru_dashboards(datasette):
     response = await datasette.client.get("/")
     assert 'href="/-/dashboards/vru"' in response.text
     assert 'href="/-/dashboards/vru-synthetic"' in response.text
+
+
+def test_programme_reach_lists_each_measure_and_period_as_published_never_summed_across_measures(real_db_path):
+    conn = sqlite3.connect(real_db_path)
+    (programme,) = conn.execute(
+        "select programme from vru_reach group by programme having count(distinct measure) > 1 limit 1").fetchone()
+    profile = vru_pages.programme_profile(conn, programme)
+    published = {(r["measure"], r["period"]): r["people_published"] for r in profile["reach"]}
+    direct = conn.execute(
+        "select measure, coalesce(period_as_stated, period), people_engaged from vru_reach where programme = ?",
+        [programme]).fetchall()
+    assert len(published) == len(direct)
+    for measure, period, people in direct:
+        assert published[measure, period] == people

@@ -37,9 +37,14 @@ def programme_profile(conn: sqlite3.Connection, programme: str) -> dict | None:
     )
     funded_boroughs = sorted({f["borough"] for f in funding if f["borough"]})
     kpis = rows("SELECT * FROM vru_kpis WHERE programme = ? ORDER BY kpi, period", programme)
+    # One row per measure and period as published: counts of different things (young people, referrals,
+    # completions) are never added together; split counts of one measure (by borough, age, sex) are.
     reach = rows(
-        """SELECT period, sum(people_engaged) AS people_published, sum(suppressed) AS cells_suppressed,
-             count(*) AS cells FROM vru_reach WHERE programme = ? GROUP BY period ORDER BY period""",
+        """SELECT coalesce(measure, 'people engaged') AS measure, coalesce(period_as_stated, period) AS period,
+             sum(people_engaged) AS people_published, group_concat(DISTINCT figure_as_stated) AS figure_as_stated,
+             sum(suppressed) AS cells_suppressed, count(*) AS cells, min(source_title) AS source_title,
+             min(source_url) AS source_url
+           FROM vru_reach WHERE programme = ? GROUP BY 1, 2 ORDER BY min(period) IS NULL, min(period), 1, 2""",
         programme,
     )
     cost_benefit = rows("SELECT * FROM cost_benefit WHERE programme = ? ORDER BY period", programme)
