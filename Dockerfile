@@ -14,7 +14,10 @@ RUN python scripts/requirements.py > /tmp/requirements.txt \
     && pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-COPY scripts/ scripts/
+# Serving only (issue 16): scripts/site.py and the shared helpers in scripts/common/; no build code
+# (scripts/publication/) and no data/ (tests/test_served_from_build.py serves every page from this file set).
+COPY scripts/__init__.py scripts/site.py scripts/
+COPY scripts/common/ scripts/common/
 COPY plugins/ plugins/
 COPY templates/ templates/
 COPY static/ static/

@@ -8,20 +8,21 @@ N ?= 300
 HOST ?= 127.0.0.1
 PORT ?= 8001
 
-.PHONY: install build build-real demo inspect metadata serve test lint browser-deps benchmark docker clean
+.PHONY: install build build-real demo inspect metadata review refresh accept serve serve-built test lint browser-deps benchmark docker clean
 
 $(VENV)/.installed: pyproject.toml scripts/requirements.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python scripts/requirements.py test > $(VENV)/requirements.txt
+	$(BIN)/python scripts/requirements.py test curate > $(VENV)/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
 	touch $@
 
 install: $(VENV)/.installed
 
 # The real publication: data/ -> build/commissioning.db (validated, written atomically).
+# ALLOW_SHRINK="table ..." lets those tables become empty or lose more than half their rows (scripts/publication/build.py).
 build-real: install
-	$(BIN)/python -m scripts.build_database --data data --out build/commissioning.db
+	$(BIN)/python -m scripts.build_database --data data --out build/commissioning.db $(foreach t,$(ALLOW_SHRINK),--allow-shrink $(t))
 
 # Synthetic demo data of N services, clearly labelled, in its own database file.
 demo: install
@@ -41,6 +42,12 @@ build: build-real demo
 serve: build
 	$(BIN)/python -m scripts.site -h $(HOST) -p $(PORT)
 
+# Serve build/ as it is, as the image does: no build step, nothing read from data/ (tests/test_served_from_build.py).
+SERVED_FILES := build/commissioning.db build/synthetic_demo.db build/inspect-data.json build/metadata.json
+serve-built: install
+	@for f in $(SERVED_FILES); do [ -f $$f ] || { echo "$$f is missing: run make build first" >&2; exit 1; }; done
+	$(BIN)/python -m scripts.site -h $(HOST) -p $(PORT)
+
 # Debian's chromium for the browser tests (Playwright's own browser download is not reachable), and nginx for the
 # scale-out test (tests/test_scale_out.py).
 browser-deps:
@@ -48,6 +55,15 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core nginx >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core nginx >/dev/null; fi; \
 	fi
+
+# Keeping the record current (docs/keeping-current.md): OCDS notices -> proposals in data/inbox/, never data/ itself.
+# make refresh OCDS="FILE_OR_URL ..." [RELEASE_SCHEMA=PATH_OR_URL]; then mark rows accept/reject and make accept.
+refresh: install
+	@test -n "$(OCDS)" || { echo 'usage: make refresh OCDS="FILE_OR_URL ..." [RELEASE_SCHEMA=PATH_OR_URL]' >&2; exit 2; }
+	$(BIN)/python -m scripts.refresh_ocds $(foreach s,$(OCDS),'$(s)')$(if $(RELEASE_SCHEMA), --release-schema '$(RELEASE_SCHEMA)')
+
+accept: install
+	$(BIN)/python -m scripts.accept_inbox
 
 lint: install
 	$(BIN)/ruff check scripts plugins tests
@@ -68,6 +84,10 @@ DOCKER ?= docker
 DOCKER_BUILD_FLAGS ?=
 docker: build
 	$(DOCKER) build $(DOCKER_BUILD_FLAGS) -t london-commissioning-data .
+
+# What a curator must check again (records past review_due, stale opportunity statuses, uncited sources).
+review: build-real
+	$(BIN)/python -m scripts.review_due --db build/commissioning.db
 
 clean:
 	rm -rf build

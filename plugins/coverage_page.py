@@ -3,6 +3,7 @@
 from datasette import hookimpl
 
 from plugins.view_models import coverage
+from plugins.view_models.databases import REAL, chosen_database
 
 
 @hookimpl
@@ -11,14 +12,10 @@ def extra_template_vars(template, request, datasette):
         return {}
 
     async def inner():
-        usable = [name for name in datasette.databases if name != "_internal"
-                  and "publication_coverage" in await datasette.get_database(name).table_names()]
-        if not usable:
+        db_name, usable = await chosen_database(datasette, request, "publication_coverage")
+        if db_name is None:
             return {"coverage": None}
-        chosen = request.args.get("db")
-        db_name = chosen if chosen in usable else ("commissioning" if "commissioning" in usable else usable[0])
         sections = await datasette.get_database(db_name).execute_fn(coverage.coverage_sections)
-        return {"coverage": {"db": db_name, "databases": usable, "sections": sections,
-                             "synthetic": db_name != "commissioning"}}
+        return {"coverage": {"db": db_name, "databases": usable, "sections": sections, "synthetic": db_name != REAL}}
 
     return inner

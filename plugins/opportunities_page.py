@@ -4,6 +4,7 @@ plugins/view_models/opportunities.py; the template only displays it."""
 from datasette import hookimpl
 
 from plugins.view_models import opportunities
+from plugins.view_models.databases import REAL, chosen_database
 
 
 @hookimpl
@@ -12,19 +13,13 @@ def extra_template_vars(template, request, datasette):
         return {}
 
     async def inner():
-        usable = []
-        for name in datasette.databases:
-            tables = [] if name == "_internal" else await datasette.get_database(name).table_names()
-            if "opportunity_eligible_boroughs" in tables:
-                usable.append(name)
-        if not usable:
+        db_name, usable = await chosen_database(datasette, request, "opportunity_eligible_boroughs")
+        if db_name is None:
             return {"opps": None}
-        chosen = request.args.get("db")
-        db_name = chosen if chosen in usable else ("commissioning" if "commissioning" in usable else usable[0])
         context = await datasette.get_database(db_name).execute_fn(
             lambda conn: opportunities.page_context(conn, request.args, db_name)
         )
-        context.update({"db": db_name, "databases": usable, "synthetic": db_name != "commissioning"})
+        context.update({"db": db_name, "databases": usable, "synthetic": db_name != REAL})
         return {"opps": context}
 
     return inner

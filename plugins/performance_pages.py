@@ -4,6 +4,7 @@
 from datasette import hookimpl
 
 from plugins.view_models import performance
+from plugins.view_models.databases import chosen_database
 
 
 @hookimpl
@@ -12,15 +13,9 @@ def extra_template_vars(template, request, datasette):
         return {}
 
     async def inner():
-        names = [n for n in datasette.databases if n != "_internal"]
-        usable = []
-        for name in names:
-            if "committee_pack" in await datasette.get_database(name).table_names():
-                usable.append(name)
-        if not usable:
+        db_name, usable = await chosen_database(datasette, request, "committee_pack")
+        if db_name is None:
             return {"perf": None}
-        chosen = request.args.get("db")
-        db_name = chosen if chosen in usable else ("commissioning" if "commissioning" in usable else usable[0])
         db = datasette.get_database(db_name)
         descriptions = {
             table: datasette.table_metadata(db_name, table).get("columns", {})

@@ -3,6 +3,7 @@
 from datasette import hookimpl
 
 from plugins.view_models import review
+from plugins.view_models.databases import REAL, chosen_database
 
 
 @hookimpl
@@ -11,14 +12,10 @@ def extra_template_vars(template, request, datasette):
         return {}
 
     async def inner():
-        usable = [name for name in datasette.databases if name != "_internal"
-                  and "records_due_for_review" in await datasette.get_database(name).view_names()]
-        if not usable:
+        db_name, usable = await chosen_database(datasette, request, "records_due_for_review", views=True)
+        if db_name is None:
             return {"review": None}
-        chosen = request.args.get("db")
-        db_name = chosen if chosen in usable else ("commissioning" if "commissioning" in usable else usable[0])
         lists = await datasette.get_database(db_name).execute_fn(review.review_lists)
-        return {"review": {"db": db_name, "databases": usable, "lists": lists,
-                           "synthetic": db_name != "commissioning"}}
+        return {"review": {"db": db_name, "databases": usable, "lists": lists, "synthetic": db_name != REAL}}
 
     return inner

@@ -1,29 +1,32 @@
-"""The services table's facets, counted from the build's precomputed coverage table where they can be (issue 9).
+"""The services table's facets, counted from the build's precomputed coverage table where they can be (issues 9, 16).
 
 metadata.yml configures the services facets as `precounted: <column>` (service_area, commissioner, status, coverage)
 and `boroughs: boroughs_covered`. They show, link and answer in JSON exactly like Datasette's column and array facets
 (`type` "column" and "array"), but Datasette counts each facet by scanning the whole table on every view: at 100,000
 services the four column facets took about 35 ms a page, and the array facet expands every service's JSON list and
-de-duplicates whole rows, which took over a second and was cut off at facet_time_limit_ms on every view, so it never
-appeared.
+de-duplicates whole rows, which took over a second and was cut off at facet_time_limit_ms on every view.
 
 When the page has no filter other than plain equality on service_area, commissioner or status (the unfiltered page
-and the links of the page's own coverage map), the counts are sums over `service_coverage_counts` (built by
-scripts/publication/domains/services.py: one row per combination of those three columns counting the services, and
-one per borough counting the services that cover it, London-wide ones in every borough) — a few hundred rows instead
-of the table. For the column facets only the SQL is swapped: Datasette's own ColumnFacet code still builds the
-values, labels and links. Any other filter or search falls back to Datasette's own queries, under the facet time
-limit as before. tests/test_serving_speed_facets.py checks both give the same facets.
+and the links of the page's own coverage map), the counts are sums over `service_coverage_counts` (built by the
+services domain: one row per combination of those three columns counting the services, and one per borough counting
+the services that cover it, London-wide ones in every borough) — a few hundred rows instead of the table. These
+classes run that SQL themselves and build Datasette's own facet result shape (value, label, count, toggle_url,
+selected; labels through Datasette's foreign-key expansion, as ColumnFacet does), through the documented
+`register_facet_classes` hook. Any other filter or search is counted by Datasette's own ColumnFacet and ArrayFacet
+code (the classes inherit it), under the facet time limit as before; a facet that hits the limit keeps the page out
+of HTTP caches (plugins/http_caching.py). tests/test_serving_speed_facets.py checks both give the same facets.
 """
 
 from __future__ import annotations
 
-import re
+from urllib.parse import parse_qsl
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.facets import ArrayFacet, ColumnFacet
 from datasette.utils import path_with_added_args, path_with_removed_args
 
+from plugins.http_caching import do_not_store
 from plugins.view_models import services
 from scripts.common.services import FILTER_COLUMNS
 
@@ -33,7 +36,7 @@ COUNTS_TABLE = "service_coverage_counts"
 NEUTRAL_ARGUMENTS = {
     "_size", "_sort", "_sort_desc", "_next", "_facet", "_facet_size", "_facet_array", "_facet_date",
     "_facet_boroughs", "_facet_precounted", "_nocount", "_nofacet", "_labels", "_nolabels", "_shape", "_col", "_nocol",
-    "_trace", "_json", "_nl", "_extra", "_dl", "_stream", "_context",
+    "_trace", "_json", "_nl", "_extra", "_dl", "_stream", "_context", "_build",
 }
 WHERE = "c.gss_code IS NULL" + "".join(f" AND (:{c} = '' OR c.{c} = :{c})" for c in FILTER_COLUMNS)
 COUNT_SQL = {
@@ -46,7 +49,6 @@ COUNT_SQL = {
                 f"UNION ALL SELECT 'boroughs', c.borough_specific_services_count FROM {COUNTS_TABLE} c WHERE {WHERE}"
                 f") GROUP BY value HAVING count > 0 ORDER BY count DESC, value LIMIT :limit",
 }
-FACET_SQL_COLUMN = re.compile(r"^\s*select\s+\[?(\w+)\]?\s+as value, count\(\*\) as count from \(", re.IGNORECASE)
 
 
 def precomputed_filters(args) -> dict | None:
@@ -74,23 +76,12 @@ async def counts_available(facet) -> dict | None:
     return filters
 
 
-class _CountingDatasette:
-    """Datasette as ColumnFacet sees it, except that its facet query is answered from the precomputed counts."""
-
-    def __init__(self, datasette, filters: dict):
-        self._datasette = datasette
-        self._params = {c: filters.get(c, "") for c in FILTER_COLUMNS}
-
-    def __getattr__(self, name):
-        return getattr(self._datasette, name)
-
-    async def execute(self, database, sql, params=None, **kwargs):
-        found = FACET_SQL_COLUMN.match(sql)
-        column = found.group(1) if found else None
-        if column not in COUNT_SQL:
-            return await self._datasette.execute(database, sql, params, **kwargs)
-        limit = int(re.search(r"limit (\d+)\s*$", sql.strip(), re.IGNORECASE).group(1))
-        return await self._datasette.execute(database, COUNT_SQL[column], {**self._params, "limit": limit}, **kwargs)
+def toggle_path(request, column: str, value) -> str:
+    """The path that selects a facet value, or removes it when selected (as Datasette's ColumnFacet builds it)."""
+    column_qs = f"{column}__exact" if column.startswith("_") else column
+    if (column_qs, str(value)) in parse_qsl(request.query_string, keep_blank_values=True):
+        return path_with_removed_args(request, {column_qs: str(value)})
+    return path_with_added_args(request, {column_qs: value})
 
 
 class PrecountedFacet(ColumnFacet):
@@ -100,17 +91,52 @@ class PrecountedFacet(ColumnFacet):
         return []
 
     async def facet_results(self):
-        filters = await counts_available(self)
-        if filters is not None:
-            self.ds = _CountingDatasette(self.ds, filters)
-        try:
-            results, timed_out = await super().facet_results()
-        finally:
-            self.ds = getattr(self.ds, "_datasette", self.ds)
+        configs = self.get_configs()
+        columns = [c["config"].get("column") or c["config"]["simple"] for c in configs]
+        filters = await counts_available(self) if all(c in COUNT_SQL for c in columns) else None
+        if filters is None:
+            results, timed_out = await super().facet_results()  # Datasette's own queries over the table
+        else:
+            results, timed_out = await self.precounted_results(configs, filters)
+        if timed_out:
+            do_not_store(self.request)
         for result in results:
             result["type"] = "column"
             result["toggle_url"] = self.ds.urls.path(path_with_removed_args(
                 self.request, {"_facet_precounted": result["name"]}))
+        return results, timed_out
+
+    async def precounted_results(self, configs, filters: dict) -> tuple[list[dict], list[str]]:
+        facet_size = self.get_facet_size()
+        params = {**{c: filters.get(c, "") for c in FILTER_COLUMNS}, "limit": facet_size + 1}
+        pairs = set(parse_qsl(self.request.query_string, keep_blank_values=True))
+        results, timed_out = [], []
+        for config in configs:
+            column = config["config"].get("column") or config["config"]["simple"]
+            try:
+                rows = (await self.ds.execute(self.database, COUNT_SQL[column], params, truncate=False,
+                                              custom_time_limit=self.ds.setting("facet_time_limit_ms"))).rows
+            except QueryInterrupted:
+                timed_out.append(column)
+                continue
+            shown = rows[:facet_size]
+            labels = await self.ds.expand_foreign_keys(self.database, self.table, column,
+                                                       [row["value"] for row in shown])
+            results.append({
+                "name": column,
+                "type": "column",
+                "hideable": config["source"] != "metadata",
+                "results": [{
+                    "value": row["value"],
+                    "label": labels.get((column, row["value"]), row["value"]),
+                    "count": row["count"],
+                    "toggle_url": self.ds.absolute_url(self.request,
+                                                       self.ds.urls.path(toggle_path(self.request, column,
+                                                                                     row["value"]))),
+                    "selected": (column, str(row["value"])) in pairs,
+                } for row in shown],
+                "truncated": len(rows) > facet_size,
+            })
         return results, timed_out
 
 
@@ -125,7 +151,9 @@ class BoroughsFacet(ArrayFacet):
         column = (configs[0]["config"].get("column") or configs[0]["config"]["simple"]) if configs else None
         filters = await counts_available(self) if len(configs) == 1 and column == BOROUGH_COLUMN else None
         if filters is None:
-            results, timed_out = await super().facet_results()
+            results, timed_out = await super().facet_results()  # Datasette's own query over the table
+            if timed_out:
+                do_not_store(self.request)
             for result in results:
                 result["type"] = "array"
             return results, timed_out

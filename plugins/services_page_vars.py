@@ -7,6 +7,7 @@ from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils import sqlite_timelimit, tilde_decode
 
+from plugins.http_caching import do_not_store
 from plugins.view_models import services
 from scripts.common.services import FILTER_COLUMNS
 
@@ -46,10 +47,12 @@ def extra_template_vars(database, table, view_name, request, datasette):
             try:
                 summary = await db.execute_fn(lambda conn: limited_coverage_summary(conn, filters, limit))
             except QueryInterrupted:
+                do_not_store(request)  # a page with less on it than usual: no cache may keep it
                 reason = f"it took longer than the site's {limit / 1000:g}-second limit"
                 return {"services_coverage": None, "services_coverage_unavailable": COVERAGE_UNAVAILABLE.format(
                     reason=reason)}
             except sqlite3.DatabaseError as e:
+                do_not_store(request)
                 return {"services_coverage": None, "services_coverage_unavailable": COVERAGE_UNAVAILABLE.format(
                     reason=f"the database answered: {e}")}
             return {"services_coverage": summary}

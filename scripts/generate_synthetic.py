@@ -6,6 +6,10 @@ Real context (boroughs, boundaries, population, postcode districts, MPS recorded
 every table about commissioning is generated here with obviously synthetic names ("Synthetic ..."), so no
 real organisation is ever given an invented figure. Resources that no domain synthesizes are written empty.
 The result is an ordinary data package and is built by the same validated path as the real one.
+
+The package is written atomically: into `.<out name>.<pid>.tmp` beside `out`, which then replaces `out` by two renames
+(the old package is moved aside to `.<out name>.<pid>.old` and removed). A run killed midway leaves `out` as it was
+(or, killed between the two renames, absent: never half written); its leftovers are removed by the next run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.publication import domains
+from scripts.publication.build import remove_stale_temporaries
 from scripts.publication.package import load_package
 
 REAL_CONTEXT = {
@@ -66,9 +71,29 @@ def default_today() -> dt.date:
 
 
 def generate(source: Path, out: Path, size: int, seed: int = 20250320, today: dt.date | None = None) -> dict[str, int]:
+    """Write the synthetic package of `size` services to `out` atomically (see the module's docstring)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temporaries(out):
+        print(f"removed {stale}, left by a run that was killed", file=sys.stderr)
+    work = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    old = out.with_name(f".{out.name}.{os.getpid()}.old")
+    for leftover in (work, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    try:
+        counts = _write_package(source, work, size, seed, today)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return counts
+
+
+def _write_package(source: Path, out: Path, size: int, seed: int, today: dt.date | None) -> dict[str, int]:
     package = load_package(source)
-    if out.exists():
-        shutil.rmtree(out)
     out.mkdir(parents=True)
     shutil.copytree(source / "schemas", out / "schemas")
     descriptor = json.loads((source / "datapackage.json").read_text(encoding="utf-8"))

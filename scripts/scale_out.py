@@ -2,11 +2,19 @@
 
     python -m scripts.scale_out --replicas 1 2 --seconds 15     # throughput with N = 1 and N = 2
     python -m scripts.scale_out --serve 2 --port 8080            # run N = 2 behind nginx until Ctrl+C
+    python -m scripts.scale_out --print-config                   # the nginx configuration, with its cache
 
 Each replica is `python -m scripts.site` (the same immutable databases and inspect file), so every replica serves
 byte-identical data: the inspect hashes in /-/databases.json are compared before any load is sent. nginx adds an
 `X-Replica` header naming the upstream that answered, which the test uses to see that both replicas serve.
-Used by tests/test_scale_out.py and described in docs/deployment.md.
+
+nginx also caches (`proxy_cache`, the shipped deployment's cached path): the replicas mark their answers cacheable
+with the build version as ETag and `Cache-Control: public, max-age=...` (plugins/http_caching.py), nginx keeps them
+for that long, revalidates with If-None-Match (a 304 costs the replica almost nothing) and says `X-Cache-Status`
+(MISS, HIT, REVALIDATED, ...). Requests with a cookie or an Authorization header bypass it. `--no-cache` turns it
+off (the throughput figures of N replicas are measured with it off, so that every request reaches a replica);
+`--print-config` prints the configuration. Used by tests/test_scale_out.py, scripts/benchmark.py and described in
+docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ WORK = BUILD / "scale"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 NGINX_CONF = """\
-worker_processes 1;
+{user}worker_processes 1;
 daemon off;
 pid {work}/nginx.pid;
 error_log {work}/nginx-error.log warn;
@@ -40,6 +48,8 @@ http {{
     fastcgi_temp_path {work}/tmp-fastcgi;
     uwsgi_temp_path {work}/tmp-uwsgi;
     scgi_temp_path {work}/tmp-scgi;
+    # The cached path: what the replicas mark public (plugins/http_caching.py), kept for its max-age.
+    proxy_cache_path {work}/cache levels=1:2 keys_zone=publication:10m max_size=1g inactive=1h use_temp_path=off;
     upstream datasette {{
         least_conn;
 {servers}
@@ -54,11 +64,46 @@ http {{
             proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_read_timeout 60s;
+{cache}
             add_header X-Replica $upstream_addr always;
+            add_header X-Cache-Status $upstream_cache_status always;
         }}
+{extra}
     }}
 }}
 """
+# Inside `location /`. No proxy_cache_valid: nginx keeps only what the replica marked cacheable, for as long as it
+# said; errors, no-store and private answers are never kept.
+CACHE_DIRECTIVES = """\
+            proxy_cache publication;
+            proxy_cache_key $scheme$host$request_uri;
+            proxy_cache_revalidate on;
+            proxy_cache_lock on;
+            proxy_cache_use_stale error timeout updating http_502 http_503 http_504;
+            proxy_cache_background_update on;
+            proxy_cache_bypass $http_cookie $http_authorization;
+            proxy_no_cache $http_cookie $http_authorization;"""
+
+
+def nginx_config(work: Path, upstreams: list[str], port: int, cache: bool = True, extra: str = "",
+                 local: bool = True) -> str:
+    """The nginx configuration for replicas at `upstreams` (host:port), listening on 127.0.0.1:port. `local`: run
+    by this script, whose folders a root-started nginx's default worker user (nobody) may not be able to enter, so
+    the workers keep the starting user (started by root on a development machine, loopback only)."""
+    servers = "\n".join(f"        server {u} max_fails=0;" for u in upstreams)
+    user = "user root;\n" if local and os.geteuid() == 0 else ""
+    return NGINX_CONF.format(work=work, servers=servers, port=port, cache=CACHE_DIRECTIVES if cache else "",
+                             extra=extra, user=user)
+
+
+def start_nginx(work: Path, conf_text: str) -> subprocess.Popen:
+    if not Path(NGINX).exists():
+        raise RuntimeError("nginx not found: apt-get install nginx (make browser-deps installs it)")
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "nginx.conf"
+    conf.write_text(conf_text)
+    return subprocess.Popen([NGINX, "-p", str(work), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=(work / "nginx-stderr.log").open("w"))
 
 
 def free_port() -> int:
@@ -86,8 +131,9 @@ def wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
 class Cluster:
     """N Datasette replicas and nginx, all on 127.0.0.1. Use as a context manager."""
 
-    def __init__(self, replicas: int, port: int | None = None, work: Path = WORK):
+    def __init__(self, replicas: int, port: int | None = None, work: Path = WORK, cache: bool = True):
         self.replicas = replicas
+        self.cache = cache
         self.port = port or free_port()
         self.work = work
         self.processes: list[subprocess.Popen] = []
@@ -101,6 +147,7 @@ class Cluster:
         if not Path(NGINX).exists():
             raise RuntimeError("nginx not found: apt-get install nginx (make browser-deps installs it)")
         self.work.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.work / "cache", ignore_errors=True)  # a cache of an earlier build must not answer
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         try:
             for i in range(self.replicas):
@@ -112,11 +159,8 @@ class Cluster:
                 self.replica_urls.append(f"http://127.0.0.1:{port}")
             for url, process in zip(self.replica_urls, self.processes, strict=True):
                 wait_for(url + "/-/versions.json", process)
-            servers = "\n".join(f"        server {u.removeprefix('http://')} max_fails=0;" for u in self.replica_urls)
-            conf = self.work / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(work=self.work, servers=servers, port=self.port))
-            nginx = subprocess.Popen([NGINX, "-p", str(self.work), "-c", str(conf)],
-                                     stdout=subprocess.DEVNULL, stderr=(self.work / "nginx-stderr.log").open("w"))
+            upstreams = [u.removeprefix("http://") for u in self.replica_urls]
+            nginx = start_nginx(self.work, nginx_config(self.work, upstreams, self.port, cache=self.cache))
             self.processes.append(nginx)
             wait_for(self.url + "/-/versions.json", nginx)
         except BaseException:
@@ -158,7 +202,7 @@ PATHS = [
 def measure(replicas: int, seconds: float, clients: int) -> dict:
     from scripts.benchmark import load_run, process_cpu_seconds
 
-    with Cluster(replicas) as cluster:
+    with Cluster(replicas, cache=False) as cluster:  # every request reaches a replica
         hashes = cluster.database_hashes()
         identical = all(h == hashes[0] for h in hashes)
         cpu_before = sum(process_cpu_seconds(pid) for pid in cluster.replica_pids())
@@ -178,9 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--serve", type=int, help="run this many replicas behind nginx until interrupted")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--no-cache", action="store_true", help="--serve without nginx's proxy_cache")
+    parser.add_argument("--print-config", action="store_true", help="print the nginx configuration and exit")
     args = parser.parse_args(argv)
+    if args.print_config:
+        print(nginx_config(WORK, ["127.0.0.1:8001"], args.port, cache=not args.no_cache, local=False), end="")
+        return 0
     if args.serve:
-        with Cluster(args.serve, port=args.port) as cluster:
+        with Cluster(args.serve, port=args.port, cache=not args.no_cache) as cluster:
             print(f"nginx on {cluster.url} -> {', '.join(cluster.replica_urls)}; Ctrl+C to stop", flush=True)
             try:
                 while all(p.poll() is None for p in cluster.processes):

@@ -25,10 +25,13 @@ def copy_data(target: Path, cut_crime_to_rows: int | None = None) -> Path:
     return target
 
 
-def run_build(data: Path, out: Path, today: str = BUILD_DATE) -> subprocess.CompletedProcess:
-    """The real build command, as `make build` runs it, with a fixed build date."""
+def run_build(
+    data: Path, out: Path, today: str = BUILD_DATE, extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    """The real build command, as `make build` runs it, with a fixed build date (and any `extra` arguments)."""
     return subprocess.run(
-        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out), "--today", today],
+        [sys.executable, "-m", "scripts.build_database", "--data", str(data), "--out", str(out), "--today", today,
+         *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,

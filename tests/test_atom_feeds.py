@@ -1,5 +1,6 @@
-"""An Atom feed whose query returns no rows is a valid feed with zero entries (plugins/atom_empty_feeds.py), not the
-HTTP 500 datasette-atom 0.9 gives on its own."""
+"""The `.atom` renderer (plugins/atom_feeds.py, feedgen through Datasette's register_output_renderer hook; issue 16):
+a feed whose query returns no rows is a valid feed with zero entries (datasette-atom 0.9 answered HTTP 500), a feed
+with rows has one entry per row in the query's order, and every feed is served as application/atom+xml."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ async def test_empty_feed_is_valid_atom_with_no_entries(empty_db, feed):
     await datasette.invoke_startup()
     response = await datasette.client.get(f"/commissioning/{feed}.atom")
     assert response.status_code == 200, response.text[:500]
-    assert response.headers["content-type"].startswith("application/xml")
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
     root = etree.fromstring(response.content)
     assert root.tag == f"{ATOM}feed"
     assert root.findall(f"{ATOM}entry") == []
@@ -49,9 +50,25 @@ async def test_empty_feed_is_valid_atom_with_no_entries(empty_db, feed):
 
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize("feed", FEEDS)
-async def test_feeds_with_rows_are_still_rendered_by_datasette_atom(datasette, feed):
+async def test_feeds_with_rows_have_one_entry_per_row_in_order(datasette, feed):
     response = await datasette.client.get(f"/commissioning/{feed}.atom")
     assert response.status_code == 200
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    rows = (await datasette.client.get(f"/commissioning/{feed}.json?_shape=array")).json()
     root = etree.fromstring(response.content)
-    assert root.findall(f"{ATOM}entry")
+    entries = root.findall(f"{ATOM}entry")
+    assert rows and [e.findtext(f"{ATOM}id") for e in entries] == [str(r["atom_id"]) for r in rows]
+    assert [e.findtext(f"{ATOM}title") for e in entries] == [r["atom_title"] for r in rows]
+    assert entries[0].findtext(f"{ATOM}content") == rows[0]["atom_content"]
+    newest = max(dt.datetime.fromisoformat(r["atom_updated"].replace("Z", "+00:00")) for r in rows)
+    assert dt.datetime.fromisoformat(root.findtext(f"{ATOM}updated")) == newest
     assert root.find(f"{ATOM}generator").text == "Datasette"
+    assert root.findtext(f"{ATOM}title") == datasette.metadata(database="commissioning")["queries"][feed]["title"]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_only_queries_with_the_atom_columns_are_feeds(datasette):
+    html = (await datasette.client.get("/commissioning/opportunities_feed")).text
+    assert "opportunities_feed.atom" in html  # Datasette links the renderer it can use
+    response = await datasette.client.get("/commissioning/boroughs.atom")
+    assert response.status_code == 400 and "atom_id" in response.text

@@ -117,12 +117,17 @@ def apply(op: dict, data: Path) -> None:
 
 
 def test_corpus_covers_what_the_issue_asks():
+    """Issue 9's corpus, and issue 15's build guards: control characters, tables emptied or shrunk, file-level
+    problems first."""
     assert len(CASES) >= 25
     refused = [c for c in CASES if json.loads((CORPUS / c / "case.json").read_text())["expect"]["exit"] == 1]
     accepted = [c for c in CASES if c not in refused]
     assert len(refused) >= 20 and len(accepted) >= 6
     ops = {op["op"] for c in CASES for op in json.loads((CORPUS / c / "case.json").read_text())["ops"]}
     assert {"encode", "bom", "crlf", "write", "keep_lines", "add_column"} <= ops
+    for guard in ("32_nul_byte", "36_header_only_file_empties_a_published_table",
+                  "38_wrongly_encoded_file_is_reported_first", "59_header_only_allowed_with_allow_shrink"):
+        assert guard in CASES
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -139,14 +144,20 @@ def test_bad_input_case(base, tmp_path, case):
     shutil.copyfile(base_db, published)
     before = digest(published)
 
-    result = run_build(data, published)
+    result = run_build(data, published, extra=tuple(spec.get("args", ())))
 
     expect = spec["expect"]
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == expect["exit"], result.stderr[-3000:]
+    for message in expect.get("stderr", []):
+        assert message in result.stderr, f"{message!r} not in:\n{result.stderr[-3000:]}"
+    for message in expect.get("absent", []):
+        assert message not in result.stderr, f"{message!r} in:\n{result.stderr[-3000:]}"
     if expect["exit"] != 0:
         for message in expect["errors"]:
             assert message in result.stderr, f"{message!r} not in:\n{result.stderr[-3000:]}"
+        if "first_error" in expect:  # a file-level problem comes before everything else
+            assert result.stderr.splitlines()[0].startswith(expect["first_error"]), result.stderr[-3000:]
         assert "was not changed" in result.stderr
         assert digest(published) == before
     else:

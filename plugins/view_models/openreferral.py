@@ -22,6 +22,7 @@ PROFILE_URL = "https://github.com/OpenReferralUK/uk-profile"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/london-commissioning-data/openreferral")
 DEFAULT_PER_PAGE = 50
 MAX_PER_PAGE = 500
+MAX_WHOLE_NUMBER = 1_000_000_000  # page * per_page stays within SQLite's 64-bit integers
 TAXONOMY_NAME = "London policing and crime commissioning service areas"
 TAXONOMY_DESCRIPTION = (
     "This publication's own six policy areas for services commissioned by MOPAC and the VRU, each mapped to a "
@@ -66,7 +67,8 @@ def positive_int(args: Mapping, name: str, default: int, maximum: int | None = N
     if not re.fullmatch(r"\d+", text) or int(text) < 1:
         raise QueryError(f"{name} must be a whole number of 1 or more, not {text!r}")
     value = int(text)
-    if maximum is not None and value > maximum:
+    maximum = MAX_WHOLE_NUMBER if maximum is None else min(maximum, MAX_WHOLE_NUMBER)
+    if value > maximum:
         raise QueryError(f"{name} must be at most {maximum}")
     return value
 

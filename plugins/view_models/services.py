@@ -8,8 +8,14 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
-from scripts.common.dates import needs_review
+from datasette.utils import tilde_encode
+
+from plugins.view_models import decisions as funding
+from plugins.view_models.performance import format_value
+from scripts.common.dates import needs_review, parse_date
+from scripts.common.funding import record_ids
 from scripts.common.geo import LondonBoundary, haversine_km
 from scripts.common.services import FILTER_COLUMNS
 
@@ -231,12 +237,12 @@ def service_detail(conn, service_id: str, today: dt.date | None = None) -> dict 
     locations = _rows(conn, "SELECT l.* FROM service_at_location sal "
                       "JOIN locations l ON l.location_id = sal.location_id "
                       "WHERE sal.service_id = ? ORDER BY l.name", [service_id])
-    record_ids = [int(x) for x in (service.get("funding_record_ids") or "").split(";") if x]
+    cited = record_ids(service.get("funding_record_ids"))
     decisions = []
-    if record_ids:
-        marks = ",".join("?" * len(record_ids))
+    if cited:
+        marks = ",".join("?" * len(cited))
         decisions = _rows(conn, "SELECT record_id, reference, item, amount_as_stated, source_url "
-                          f"FROM funding_decisions WHERE record_id IN ({marks}) ORDER BY record_id", record_ids)
+                          f"FROM funding_decisions WHERE record_id IN ({marks}) ORDER BY record_id", cited)
     sources = [{"title": service["source_title"], "url": service["source_url"]}]
     for extra in ([provider] if provider else []) + locations:
         if extra["source_url"] and extra["source_url"] not in {s["url"] for s in sources}:
@@ -260,6 +266,248 @@ def service_detail(conn, service_id: str, today: dt.date | None = None) -> dict 
         "annual_value": money(service["annual_value_gbp"]),
         "total_value": money(service["total_value_gbp"]),
         "review": needs_review(service["last_verified"], service["review_due"], today),
+        **service_story(conn, service, boroughs, today),
     }
 
 
+
+
+# ---- the whole story on one page (issue 17) ----------------------------------------------------------------------
+
+NOT_PUBLIC = {
+    "money": "No funding decision row with an amount is cited for this service, so its money by financial year is "
+             "not public here.",
+    "no_decisions": "No funding decision is cited for this service.",
+    "measures": "No performance measures or RAG ratings are published for this service.",
+    "notices": "No funding or procurement notice is linked to this service by its references, so any notice that "
+               "re-commissions it is not known here.",
+    "boroughs": "The sources do not name the boroughs this service works in, so no crime or population context can "
+                "be given.",
+    "changes": "No change history is recorded for this service.",
+}
+
+
+def has_tables(conn, *names: str) -> bool:
+    return funding.has_tables(conn, *names)
+
+
+def service_money(conn, service: dict) -> dict:
+    """The decision rows the service lists in funding_record_ids, by financial year, each with the number of services
+    citing it (a programme's row is shared and not divided); and decisions cited only by reference."""
+    cited = record_ids(service.get("funding_record_ids"))
+    found = []
+    if cited:
+        marks = ",".join("?" * len(cited))
+        found = funding.decision_rows(conn, f"d.record_id IN ({marks})", cited)
+    shared = {}
+    if found and has_tables(conn, "service_funding"):
+        marks = ",".join("?" * len(found))
+        shared = dict(conn.execute(
+            f"SELECT record_id, count(DISTINCT service_id) FROM service_funding WHERE record_id IN ({marks}) "
+            "GROUP BY record_id", [r["record_id"] for r in found]).fetchall())
+    for row in found:
+        row["cited_by_services"] = shared.get(row["record_id"], 1)
+    by_reference = []
+    if has_tables(conn, "service_funding"):
+        by_reference = _rows(conn, """
+            SELECT f.reference, count(d.record_id) AS rows, min(d.source_url) AS source_url
+            FROM service_funding f LEFT JOIN funding_decisions d ON d.reference = f.reference
+            WHERE f.service_id = ? AND f.cited_as = 'reference' GROUP BY f.reference ORDER BY f.reference""",
+            [service["service_id"]])
+        for ref in by_reference:
+            ref["decision_query"] = funding.decision_path(ref["reference"])
+    years = funding.by_year(found)
+    amount = funding.total(found)
+    return {
+        "rows": found,
+        "by_year": years,
+        "total_gbp": amount,
+        "total_display": funding.money(amount),
+        "shared_rows": sum(1 for r in found if r["cited_by_services"] > 1),
+        "cited_by_reference": by_reference,
+        "chart_svg": funding.year_chart(years, title=f"Money by financial year: {service['name']}",
+                                        ident="service-money-chart"),
+    }
+
+
+def service_measures(conn, service_id: str) -> list[dict]:
+    """Each measure of the service with its latest rating (word and shape on the page), oldest name first."""
+    if not has_tables(conn, "measures", "ratings"):
+        return []
+    found = _rows(conn, """
+        SELECT m.measure_id, m.name, m.unit, m.polarity, m.definition, r.period, r.rag, r.rag_overridden, r.actual,
+          r.target, r.direction_of_travel, r.rated_on, r.source_title, r.source_url,
+          (SELECT count(*) FROM ratings x WHERE x.measure_id = m.measure_id) AS ratings
+        FROM measures m
+        LEFT JOIN ratings r ON r.measure_id = m.measure_id
+          AND r.period_start = (SELECT max(period_start) FROM ratings x WHERE x.measure_id = m.measure_id)
+        WHERE m.service_id = ? ORDER BY m.name, m.measure_id""", [service_id])
+    for m in found:
+        m["actual_display"] = format_value(m["actual"], m["unit"])
+        m["target_display"] = format_value(m["target"], m["unit"])
+    return found
+
+
+def notice_day(notice: dict) -> str | None:
+    """The date a notice is known by: its contract start, else its closing, opening or notice date."""
+    for key in ("contract_start_date", "closing_date", "opening_date", "notice_date"):
+        if notice.get(key):
+            return notice[key]
+    return None
+
+
+def service_notices(conn, service: dict) -> list[dict]:
+    """Notices whose reference or OCID the service's decision_refs cite. A notice dated before the service started
+    is marked as such (it may be the one that commissioned the current service); later or undated ones count as
+    re-commissioning notices, as in the services_ending_without_notice query."""
+    if not has_tables(conn, "service_notices"):
+        return []
+    found = _rows(conn, """
+        SELECT o.reference, o.title, o.status, o.opportunity_type, o.buyer_or_funder, o.notice_date, o.opening_date,
+          o.closing_date, o.contract_start_date, o.contract_end_date, o.value_min_gbp, o.value_max_gbp,
+          o.source_title, o.source_url, n.cited_reference, n.matched_identifier
+        FROM service_notices n JOIN funding_opportunities o ON o.reference = n.reference
+        WHERE n.service_id = ? ORDER BY o.reference""", [service["service_id"]])
+    start = service.get("start_date")
+    for notice in found:
+        day = notice_day(notice)
+        notice["dated"] = day
+        notice["before_start"] = bool(start and day and day < start)
+        notice["row_path"] = tilde_encode(notice["reference"])
+    found.sort(key=lambda n: (n["dated"] is None, n["dated"] or "", n["reference"]))
+    return found
+
+
+def borough_context(conn, boroughs: list[dict]) -> dict:
+    """Census 2021 population and the latest full calendar year of MPS recorded crime for each borough covered."""
+    # The latest year with all 12 months (as borough_crime_rates.months_covered counts them), read from its table.
+    (year,) = conn.execute("SELECT max(year) FROM crime_annual_by_category WHERE months_covered = 12").fetchone()
+    codes = [b["gss_code"] for b in boroughs]
+    if not codes:
+        return {"crime_year": year, "rows": [], "totals": None}
+    marks = ",".join("?" * len(codes))
+    found = _rows(conn, f"""
+        SELECT b.gss_code, b.name, p.census_2021_population AS population, c.total_recorded_crime,
+          c.violence_against_the_person, c.crimes_per_1000_residents, c.violence_per_1000_residents
+        FROM boroughs b
+        LEFT JOIN borough_population p ON p.gss_code = b.gss_code
+        LEFT JOIN borough_crime_rates c ON c.gss_code = b.gss_code AND c.year = ?
+        WHERE b.gss_code IN ({marks}) ORDER BY b.name""", [year, *codes])
+    with_crime = [r for r in found if r["total_recorded_crime"] is not None and r["population"]]
+    crime = sum(r["total_recorded_crime"] for r in with_crime)
+    violence = sum(r["violence_against_the_person"] for r in with_crime)
+    people = sum(r["population"] for r in with_crime)
+    totals = {
+        "boroughs": len(found),
+        "population": sum(r["population"] or 0 for r in found),
+        "total_recorded_crime": crime if with_crime else None,
+        "crimes_per_1000_residents": round(1000 * crime / people, 2) if people else None,
+        "violence_per_1000_residents": round(1000 * violence / people, 2) if people else None,
+        "boroughs_without_crime_figures": [r["name"] for r in found if r["total_recorded_crime"] is None],
+    }
+    return {"crime_year": year, "rows": found, "totals": totals}
+
+
+def change_history(conn, entity: str, entity_id: str) -> list[dict] | None:
+    """When each field of the record changed and which source the record cited then (None: no history table)."""
+    if not has_tables(conn, "changes"):
+        return None
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(changes)")}
+    wanted = ["change_id", "changed_on", "git_commit", "change", "field", "old_value", "new_value", "source_title",
+              "source_url"]
+    if not {"changed_on", "entity", "entity_id"} <= columns:
+        return None
+    select = ", ".join(c if c in columns else f"NULL AS {c}" for c in wanted)
+    return _rows(conn, f"SELECT {select} FROM changes WHERE entity = ? AND entity_id = ? ORDER BY change_id",
+                 [entity, entity_id])
+
+
+def review_status(service: dict, today: dt.date) -> dict:
+    reason = needs_review(service["last_verified"], service["review_due"], today)
+    due = parse_date(service["review_due"])
+    return {
+        "status": reason or "current",
+        "overdue": reason == "review overdue",
+        "days_overdue": (today - due).days if reason == "review overdue" and due else 0,
+        "last_verified": service["last_verified"],
+        "review_due": service["review_due"],
+        "as_at": today.isoformat(),
+    }
+
+
+def service_partners(conn, service_id: str) -> list[dict]:
+    if not has_tables(conn, "service_partners"):
+        return []
+    return _rows(conn, """
+        SELECT p.organization_id, o.name, p.role, p.source_title, p.source_url, p.source_excerpt
+        FROM service_partners p JOIN organizations o ON o.organization_id = p.organization_id
+        WHERE p.service_id = ? ORDER BY p.role, o.name""", [service_id])
+
+
+def service_story(conn, service: dict, boroughs: list[dict], today: dt.date) -> dict:
+    """The joined record of a service: money, measures, notices, borough context, changes, review; and, once, what
+    of that is not public."""
+    money_part = service_money(conn, service)
+    measures = service_measures(conn, service["service_id"])
+    notices = service_notices(conn, service)
+    context = borough_context(conn, boroughs)
+    history = change_history(conn, "service", service["service_id"])
+    not_public = []
+    if not money_part["rows"] and not money_part["cited_by_reference"]:
+        not_public.append(NOT_PUBLIC["no_decisions"])
+    elif money_part["total_gbp"] is None:
+        not_public.append(NOT_PUBLIC["money"])
+    if not measures:
+        not_public.append(NOT_PUBLIC["measures"])
+    if not notices:
+        not_public.append(NOT_PUBLIC["notices"])
+    if not boroughs:
+        not_public.append(NOT_PUBLIC["boroughs"])
+    if not history:
+        not_public.append(NOT_PUBLIC["changes"])
+    return {
+        "partners": service_partners(conn, service["service_id"]),
+        "money": money_part,
+        "measures": measures,
+        "notices": notices,
+        "borough_context": context,
+        "history": history or [],
+        "review_status": review_status(service, today),
+        "not_public": not_public,
+    }
+
+
+def service_json(detail: dict, database: str) -> dict:
+    """The service page as JSON (docs/pages-json.md): the same parts, without display-only strings and the chart."""
+    service_id = detail["service"]["service_id"]
+    money_part = detail["money"]
+    drop = ("amount_display", "year_display", "decision_query")
+    return {
+        "database": database,
+        "service": detail["service"],
+        "provider": detail["provider"],
+        "partners": detail["partners"],
+        "review": detail["review_status"],
+        "money": {
+            "total_gbp": money_part["total_gbp"],
+            "by_year": [{k: v for k, v in y.items() if k != "amount_display"} for y in money_part["by_year"]],
+            "rows": [{k: v for k, v in r.items() if k not in drop} for r in money_part["rows"]],
+            "cited_by_reference": [{k: v for k, v in r.items() if k != "decision_query"}
+                                   for r in money_part["cited_by_reference"]],
+        },
+        "measures": [{k: v for k, v in m.items() if k not in ("actual_display", "target_display")}
+                     for m in detail["measures"]],
+        "performance_url": "/performance/service?" + urlencode({"db": database, "service_id": service_id}),
+        "notices": [{k: v for k, v in n.items() if k != "row_path"} for n in detail["notices"]],
+        "boroughs": {
+            "coverage": detail["service"]["coverage"],
+            "areas_text": detail["areas_text"],
+            "crime_year": detail["borough_context"]["crime_year"],
+            "rows": detail["borough_context"]["rows"],
+            "totals": detail["borough_context"]["totals"],
+        },
+        "locations": detail["locations"],
+        "changes": detail["history"],
+        "sources": detail["sources"],
+        "not_public": detail["not_public"],
+    }

@@ -11,10 +11,10 @@ from scripts.common.vru import SUPPRESSION_THRESHOLD
 
 def programme_profile(conn: sqlite3.Connection, programme: str) -> dict | None:
     """Everything the programme page shows, from one database; None if the programme does not exist."""
-    conn.row_factory = sqlite3.Row
-
     def rows(sql, *params):
-        return [dict(r) for r in conn.execute(sql, params).fetchall()]
+        cursor = conn.cursor()  # its own row factory: Datasette's connection keeps plugins/sql_limits.py's
+        cursor.row_factory = sqlite3.Row
+        return [dict(r) for r in cursor.execute(sql, params).fetchall()]
 
     found = rows("SELECT * FROM vru_programmes WHERE programme = ?", programme)
     if not found:

@@ -16,8 +16,9 @@ MULTIPLIERS = {
     "bn": 1_000_000_000, "billion": 1_000_000_000,
 }
 # A number: digits, with or without thousands commas (1,500,000; a source's misplaced comma, "4,292000", is read
-# as written, without the comma) or thousands spaces as tender notices print them ("£170 000", "450 000.00 GBP"), an optional decimal part, then an optional multiplier word stuck to it or after
-# one space ("£1.5m", "1.5 million"). Digits inside words are not numbers.
+# as written, without the comma) or thousands spaces as tender notices print them ("£170 000", "450 000.00 GBP"),
+# an optional decimal part, then an optional multiplier word stuck to it or after one space ("£1.5m",
+# "1.5 million"). Digits inside words are not numbers.
 MENTION = re.compile(
     r"(?<![\w.,])(\d{1,3}(?: \d{3})+(?![\d,])|\d(?:[\d,]*\d)?)(\.\d+)?"
     r"(?:\s?(k|thousand|mn|m|millions|million|bn|billion)\b)?",

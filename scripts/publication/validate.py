@@ -51,7 +51,10 @@ CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)"
 
 def control_character_reason(value: str, found: re.Match) -> str:
     char = found.group()
-    what = "a carriage return not followed by a line feed" if char == "\r" else f"the control character U+{ord(char):04X}"
+    if char == "\r":
+        what = "a carriage return not followed by a line feed"
+    else:
+        what = f"the control character U+{ord(char):04X}"
     return (
         f"cell has {what} at character {found.start() + 1} (only tab and line breaks may appear in a cell); "
         "remove it"
