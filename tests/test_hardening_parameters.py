@@ -27,7 +27,7 @@ BAD = [
     ("/commissioning/services.json?_sort=service_id&_next=a,b,c", "_next"),
     ("/commissioning/boroughs.json?_next=E09000001,extra,more", "_next"),
     ("/commissioning/crime_monthly.json?_next=abc", "rowid"),
-    ("/commissioning/crime_monthly.json?_sort=year&_next=2020,abc", "rowid"),
+    ("/commissioning/crime_monthly.json?_sort=month&_next=2020-01,abc", "the last value, rowid"),
     ("/commissioning/borough_crime_rates.json?_next=abc", "whole number"),
     ("/commissioning/borough_crime_rates.json?_next=" + TWENTY_DIGITS * 2, "whole number"),
     ("/commissioning/services.json?_through=zzz", "_through"),
@@ -65,7 +65,7 @@ async def test_bad_parameter_is_400_with_a_message(datasette, path, words):
 
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize("path", ["/commissioning/services.json", "/commissioning/services.json?_sort_desc=name",
-                                  "/commissioning/crime_monthly.json", "/commissioning/crime_monthly.json?_sort=year",
+                                  "/commissioning/crime_monthly.json", "/commissioning/crime_monthly.json?_sort=month",
                                   "/commissioning/borough_crime_rates.json", "/commissioning/changes.json?_size=5",
                                   "/synthetic_demo/measure_results.json?_sort_desc=period"])
 async def test_the_pages_own_next_links_still_work(datasette, path):
@@ -100,11 +100,11 @@ TABLE_PARAMETERS = ["_sort", "_sort_desc", "_next", "_size", "_facet", "_search"
 async def test_no_table_or_view_answers_5xx_to_garbage(datasette):
     """Every table and view of both databases, every Datasette table parameter, a spread of garbage values."""
     failures = []
-    for database, table in tables_and_views():
+    for t, (database, table) in enumerate(tables_and_views()):
         base = f"/{database}/{quote(table)}"
         for i, name in enumerate(TABLE_PARAMETERS):
             # every table gets every parameter; the values rotate so that each value meets each parameter somewhere
-            for value in GARBAGE[i % 3::3]:
+            for value in (GARBAGE[(i + t) % len(GARBAGE)],):
                 path = f"{base}.json?{name}={quote(value, safe='')}"
                 response = await datasette.client.get(path)
                 if response.status_code >= 500:
@@ -142,7 +142,7 @@ async def test_no_custom_page_answers_5xx_to_garbage(datasette):
     pages = custom_pages()
     for page_index, page in enumerate(pages):
         for i, name in enumerate(PAGE_PARAMETERS):
-            for value in GARBAGE[(i + page_index) % 4::4]:
+            for value in GARBAGE[(i + page_index) % 6::6]:
                 path = f"{page}?{name}={quote(value, safe='')}"
                 response = await datasette.client.get(path)
                 if response.status_code >= 500:
@@ -156,7 +156,7 @@ async def test_no_canned_query_answers_5xx_to_garbage(datasette):
     for database, config in (load_metadata().get("databases") or {}).items():
         for query in (config.get("queries") or {}):
             for suffix in ("", ".json", ".csv"):
-                for value in ("zzz", TWENTY_DIGITS, "'", "%"):
+                for value in ("zzz", TWENTY_DIGITS + "'%"):
                     path = f"/{database}/{query}{suffix}?borough={quote(value)}&area={quote(value)}&q={quote(value)}" \
                            f"&_size={quote(value)}&_next={quote(value)}"
                     response = await datasette.client.get(path)

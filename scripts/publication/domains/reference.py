@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 # Census nearest to the year: 2010-2015 use Census 2011, 2016 onwards Census 2021 (ONS mid-year estimates
-# were not available in a trustworthy form; see data/SOURCES.md).
-CRIME_RATES_VIEW = """
-CREATE VIEW borough_crime_rates AS
+# were not available in a trustworthy form; see data/SOURCES.md). A table made at build, not a view: the pages ask
+# for one borough and year at a time, and a view would aggregate every borough's crime on each request.
+CRIME_RATES_TABLE = """
+CREATE TABLE borough_crime_rates AS
 SELECT
   c.gss_code,
   b.name AS borough,
@@ -40,7 +41,9 @@ def derive(db, context) -> None:
     db["boroughs"].add_column("geometry", str)
     for feature in collection["features"]:
         db["boroughs"].update(feature["properties"]["gss_code"], {"geometry": json.dumps(feature["geometry"])})
-    db.execute(CRIME_RATES_VIEW)
+    db.execute(CRIME_RATES_TABLE)
+    db["borough_crime_rates"].create_index(["gss_code", "year"], unique=True)
+    db["borough_crime_rates"].create_index(["year"])
 
 
 def check(db, context=None) -> list:
