@@ -18,7 +18,10 @@ What it measures (results in docs/benchmark.md and build/bench/results.json):
    CPU-second of the serving processes (the machine is shared, so wall-clock throughput understates a core);
    "(cached)" runs go through nginx's proxy_cache.
 4. Attack: p99 of normal requests while pathological SQL (recursive explosion, huge cross join) runs
-   continuously, against p99 without the attack in the same run; every attack must end at sql_time_limit_ms.
+   continuously, against p99 of the same traffic just before; every attack must end at sql_time_limit_ms. Then the
+   same for SQL that builds huge values (zeroblob, randomblob, printf, group_concat...; issue 15), with the server's
+   resident memory before, during and after. `--attack-only` measures this section again against the previous
+   run's build and keeps every other figure.
 Nothing here is part of `make test`; the figures are relative to each other, measured on the same machine.
 """
 
@@ -525,13 +528,57 @@ ATTACKS = [
     "select count(*) from measure_results a, measure_results b, services c",
     "with recursive r(n) as (select 1 union all select n + 1 from r) select max(n) from r, services",
 ]
+# SQL that builds huge values or results (issue 15), answered by plugins/sql_limits.py and response_limit.py. Each
+# attacker cycles through all of them.
+HUGE_VALUE_ATTACKS = [
+    "select zeroblob(200000000)",
+    "select replace(hex(zeroblob(100000000)), '0', 'ab')",
+    "select randomblob(999999999)",
+    "select printf('%.*c', 1000000000, 'x')",
+    "with recursive r(n) as (select 1 union all select n + 1 from r limit 10000000) "
+    "select group_concat('xxxxxxxxxxxxxxxxxxxx') from r",
+    "with recursive r(n) as (select 1 union all select n + 1 from r limit 10000000) "
+    "select json_group_array('xxxxxxxxxxxxxxxxxxxx') from r",
+    "with recursive r(n) as (select 1 union all select n + 1 from r limit 5000) "
+    "select zeroblob(1500000) a, zeroblob(1500000) b, zeroblob(1500000) c, zeroblob(1500000) d from r",
+    "select trim(hex(zeroblob(1000000)), replace(hex(zeroblob(500000)), '0', '1') || '0')",
+]
 
 
-async def attack_run(url: str, paths: list[str], clients: int, seconds: float, pid: int, adhoc: str) -> dict:
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def outcome_kind(status: int, text: str) -> str:
+    text = text.lower()
+    if status == 400 and "too long" in text:
+        return "time limit"
+    if status == 400 and ("too big" in text or "too large" in text or "larger than" in text):
+        return "size limit"
+    return "429" if status == 429 else f"other {status}"
+
+
+async def attack_run(url: str, paths: list[str], clients: int, seconds: float, pid: int, adhoc: str,
+                     attacks: list[str] | None = None, attackers: int | None = None) -> dict:
+    """Normal traffic without, then with, attackers sending `attacks` non-stop; the server's memory throughout."""
     import httpx
 
-    outcomes: list[tuple[int, float, bool]] = []
+    attacks = attacks or ATTACKS
+    attackers = attackers or len(attacks)
+    solo = []  # each attack once, alone: how long it takes when it does not wait for the ad-hoc SQL slot
+    async with httpx.AsyncClient(base_url=url, timeout=120, headers=UNCACHED) as client:
+        for sql in attacks:
+            t = time.perf_counter()
+            response = await client.get("/synthetic_demo.json", params={"sql": sql})
+            solo.append((sql, response.status_code, time.perf_counter() - t,
+                         outcome_kind(response.status_code, response.text)))
+    baseline = await load_run(url, paths, clients, seconds, pid)  # the same traffic, just before, for the ratio
+    outcomes: list[tuple] = []
     adhoc_outcomes: list[tuple[int, float]] = []
+    memory = {"before": rss_mib(pid), "max": rss_mib(pid)}
     stop_at = time.perf_counter() + seconds
 
     async def honest_sql_user() -> None:
@@ -542,30 +589,95 @@ async def attack_run(url: str, paths: list[str], clients: int, seconds: float, p
                 response = await client.get(adhoc)
                 adhoc_outcomes.append((response.status_code, time.perf_counter() - t))
 
-    async def attacker(sql: str) -> None:
+    async def attacker(i: int) -> None:
         async with httpx.AsyncClient(base_url=url, timeout=120, headers=UNCACHED) as client:
+            k = i
             while time.perf_counter() < stop_at:
+                sql = attacks[k % len(attacks)]
+                k += 1
                 t = time.perf_counter()
                 response = await client.get("/synthetic_demo.json", params={"sql": sql})
-                cut_off = response.status_code == 400 and "too long" in response.text.lower()
-                outcomes.append((response.status_code, time.perf_counter() - t, cut_off, sql[:40]))
+                kind = outcome_kind(response.status_code, response.text)
+                outcomes.append((response.status_code, time.perf_counter() - t, kind == "time limit", sql[:40], kind,
+                                 len(response.content)))
 
-    tasks = [asyncio.create_task(attacker(sql)) for sql in ATTACKS]
+    async def watch_memory() -> None:
+        while time.perf_counter() < stop_at + 1:
+            memory["max"] = max(memory["max"], rss_mib(pid))
+            await asyncio.sleep(0.1)
+
+    tasks = [asyncio.create_task(attacker(i)) for i in range(attackers)] + [asyncio.create_task(watch_memory())]
     await asyncio.sleep(0.5)
     tasks.append(asyncio.create_task(honest_sql_user()))
     normal = await load_run(url, paths, clients, seconds, pid)
     await asyncio.gather(*tasks)
+    kinds: dict[str, int] = {}
+    for o in outcomes:
+        kinds[o[4]] = kinds.get(o[4], 0) + 1
     return {
         "normal": normal,
+        "baseline_run": baseline,
+        "solo": solo,
+        "attackers": attackers,
+        "attack_sql": attacks,
         "attack_requests": len(outcomes),
         "attacks_cut_off_at_time_limit": sum(1 for o in outcomes if o[2]),
+        "attack_kinds": kinds,
         "attack_max_s": max((o[1] for o in outcomes), default=float("nan")),
-        "attack_outcomes": [o[:3] + (o[3],) for o in outcomes],
+        "attack_max_body_bytes": max((o[5] for o in outcomes), default=0),
+        "attack_outcomes": [o[:4] for o in outcomes],
+        "server_rss_mib_before": memory["before"],
+        "server_rss_mib_max": memory["max"],
+        "server_rss_mib_after": rss_mib(pid),
         "adhoc_requests": len(adhoc_outcomes),
         "adhoc_ok": sum(1 for o in adhoc_outcomes if o[0] == 200),
         "adhoc_p50_ms": percentile([o[1] for o in adhoc_outcomes], 50) * 1000,
         "adhoc_max_ms": max((o[1] for o in adhoc_outcomes), default=float("nan")) * 1000,
     }
+
+
+def attack_lines(attack: dict, baseline: dict) -> list[str]:
+    kinds = attack.get("attack_kinds") or {}
+    lines = []
+    if attack.get("solo"):
+        slowest = max(attack["solo"], key=lambda o: o[2])
+        lines.append(f"- Each query once, alone: {', '.join(f'{o[3]} in {o[2]:.2f} s' for o in attack['solo'])}; "
+                     f"the slowest, `{slowest[0][:60]}`, took {slowest[2]:.2f} s (sql_time_limit_ms + 1 s = "
+                     f"{SETTINGS['sql_time_limit_ms'] / 1000 + 1:.0f} s).")
+    lines += [
+        f"- Attack queries: {attack['attack_requests']}: stopped at the time limit {kinds.get('time limit', 0)}, "
+        f"refused at a size limit (plugins/sql_limits.py, response_limit.py) {kinds.get('size limit', 0)}, turned "
+        f"away with 429 while waiting for the ad-hoc SQL slot (plugins/sql_guard.py) {kinds.get('429', 0)}, other "
+        f"{sum(v for k, v in kinds.items() if k.startswith('other'))}; the longest took "
+        f"{fmt(attack['attack_max_s'], 2)} s, waiting for the single ad-hoc SQL slot included"
+        + (f", the largest answer was {attack['attack_max_body_bytes']:,} bytes." if "attack_max_body_bytes" in attack
+           else "."),
+        f"- Normal requests during the attack: {attack['normal']['requests']:,}, errors "
+        f"{attack['normal']['errors']}, p50 {fmt(attack['normal']['p50_ms'])} ms, p95 "
+        f"{fmt(attack['normal']['p95_ms'])} ms, **p99 {fmt(attack['normal']['p99_ms'])} ms** "
+        f"(the same traffic without the attack, same run: p99 {fmt(baseline['p99_ms'])} ms, "
+        f"**{attack['normal']['p99_ms'] / baseline['p99_ms']:.1f}×**).",
+    ]
+    if "server_rss_mib_max" in attack:
+        lines.append(f"- Server memory (resident): {fmt(attack['server_rss_mib_before'])} MiB before the attack, at "
+                     f"most {fmt(attack['server_rss_mib_max'])} MiB during it, {fmt(attack['server_rss_mib_after'])} "
+                     f"MiB after.")
+    lines.append(
+        f"- One honest client running a quick ad-hoc aggregate in a loop at the same time (it shares the ad-hoc SQL "
+        f"slot with the attack, so it waits): {attack.get('adhoc_requests', 0)} requests, "
+        f"{attack.get('adhoc_ok', 0)} answered 200, p50 {fmt(attack.get('adhoc_p50_ms', float('nan')))} ms, "
+        f"slowest {fmt(attack.get('adhoc_max_ms', float('nan')))} ms.")
+    return lines
+
+
+def run_attacks(url: str, light: list[str], clients: int, seconds: float, pid: int, adhoc: str) -> dict:
+    log("attack: pathological SQL with concurrent indexed lookups")
+    results = {"attack": asyncio.run(attack_run(url, light, clients, seconds, pid, adhoc))}
+    results["attack"]["baseline"] = "indexed lookups (row and filtered pages)"
+    log("attack: SQL that builds huge values, with concurrent indexed lookups")
+    results["attack_huge_values"] = asyncio.run(attack_run(url, light, clients, seconds, pid, adhoc,
+                                                           HUGE_VALUE_ATTACKS, attackers=3))
+    return results
 
 
 # --- report -----------------------------------------------------------------------------------------------------
@@ -719,23 +831,30 @@ def write_report(results: dict, out: Path) -> None:
         f"while {attack['normal']['clients']} clients made indexed lookups (row pages and a filtered table, response "
         f"cache bypassed) for "
         f"{fmt(attack['normal']['seconds'])} s. sql_time_limit_ms is "
-        f"{SETTINGS['sql_time_limit_ms']} and num_sql_threads is {SETTINGS['num_sql_threads']}.",
+        f"{SETTINGS['sql_time_limit_ms']} and num_sql_threads is {SETTINGS['num_sql_threads']}."
+        + (f" Measured {attack['measured']} with `--attack-only` against the build above; the ratio is to the same "
+           f"traffic just before the attack." if attack.get("measured") else ""),
         "",
-        f"- Attack queries: {attack['attack_requests']}, cut off at the time limit: "
-        f"{attack['attacks_cut_off_at_time_limit']}, turned away with 429 while waiting for the ad-hoc SQL slot "
-        f"(plugins/sql_guard.py): {sum(1 for o in attack.get('attack_outcomes', []) if o[0] == 429)}, other: "
-        f"{sum(1 for o in attack.get('attack_outcomes', []) if o[0] not in (400, 429))}; "
-        f"the longest took {fmt(attack['attack_max_s'], 2)} s.",
-        f"- Normal requests during the attack: {attack['normal']['requests']:,}, errors "
-        f"{attack['normal']['errors']}, p50 {fmt(attack['normal']['p50_ms'])} ms, p95 "
-        f"{fmt(attack['normal']['p95_ms'])} ms, **p99 {fmt(attack['normal']['p99_ms'])} ms** "
-        f"(without the attack, same run: p99 {fmt(baseline['p99_ms'])} ms, "
-        f"{attack['normal']['p99_ms'] / baseline['p99_ms']:.1f}×).",
-        f"- One honest client running a quick ad-hoc aggregate in a loop at the same time (it shares the ad-hoc SQL "
-        f"slot with the attack, so it waits): {attack.get('adhoc_requests', 0)} requests, "
-        f"{attack.get('adhoc_ok', 0)} answered 200, p50 {fmt(attack.get('adhoc_p50_ms', float('nan')))} ms, "
-        f"slowest {fmt(attack.get('adhoc_max_ms', float('nan')))} ms.",
+        *attack_lines(attack, attack.get("baseline_run") or baseline),
         "",
+    ]
+    huge = results.get("attack_huge_values")
+    if huge:
+        lines += [
+            "### SQL that builds huge values (issue 15)",
+            "",
+            f"{huge['attackers']} clients cycled non-stop through {len(huge['attack_sql'])} queries that build "
+            "values or results of hundreds of megabytes to gigabytes (`zeroblob(200000000)`, "
+            "`replace(hex(zeroblob(1e8)), ...)`, `randomblob(999999999)`, `printf('%.*c', 1e9, 'x')`, "
+            "`group_concat` and `json_group_array` over a 10-million-row recursive CTE, 5,000 rows of four 1.5 MB "
+            "blobs, `trim` with a 1-million-character list) while the same indexed lookups ran for "
+            f"{fmt(huge['normal']['seconds'])} s" + (f" (measured {huge['measured']} with `--attack-only` against "
+                                                     f"the build above)" if huge.get("measured") else "") + ".",
+            "",
+            *attack_lines(huge, huge["baseline_run"]),
+            "",
+        ]
+    lines += [
         "## Targets (issue 9)",
         "",
     ]
@@ -821,6 +940,29 @@ def peers_report(results: dict) -> list[str]:
 NOTES_MARKER = "<!-- notes: kept by scripts/benchmark.py when it rewrites this file -->"
 
 
+def attack_only(args) -> int:
+    """The attack section again, against the previous run's build, its other figures unchanged."""
+    serve_dir = WORK / "serve"
+    if not (WORK / "results.json").exists() or not (serve_dir / "synthetic_demo.db").exists():
+        raise SystemExit("--attack-only needs a previous run: build/bench/results.json and build/bench/serve")
+    results = json.loads((WORK / "results.json").read_text())
+    process, url = start_server(serve_dir)
+    try:
+        pages = endpoints(serve_dir / "synthetic_demo.db")
+        light = [p for label, h, j, *_ in pages if "first page" not in label and "SQL" not in label for p in (h, j)]
+        adhoc = next(j for label, h, j, *_ in pages if "SQL" in label)
+        results.update(run_attacks(url, light, args.clients, args.load_seconds, process.pid, adhoc))
+        for key in ("attack", "attack_huge_values"):
+            results[key]["measured"] = dt.date.today().isoformat()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    (WORK / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    write_report(results, args.out)
+    log(f"wrote {args.out} (attack section measured again)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=280_000)
@@ -831,8 +973,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-data", action="store_true", help="keep build/bench/data if it exists")
     parser.add_argument("--reuse-build", action="store_true",
                         help="keep build/bench/serve and the build figures of the previous run (serving only)")
+    parser.add_argument("--attack-only", action="store_true",
+                        help="re-run only the attack section against build/bench/serve; every other figure is kept "
+                             "from the previous run (build/bench/results.json)")
     args = parser.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
+    if args.attack_only:
+        return attack_only(args)
 
     results: dict = {
         "services": args.services, "date": dt.date.today().isoformat(),
@@ -891,9 +1038,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           args.load_seconds, cache_pids if cached else process.pid,
                                                           cached=cached))
             results["load"][label]["cached"] = cached
-        log("attack: pathological SQL with concurrent indexed lookups")
-        results["attack"] = asyncio.run(attack_run(url, light, args.clients, args.load_seconds, process.pid, adhoc))
-        results["attack"]["baseline"] = "indexed lookups (row and filtered pages)"
+        results.update(run_attacks(url, light, args.clients, args.load_seconds, process.pid, adhoc))
     finally:
         for server in (cache, process):
             server.terminate()

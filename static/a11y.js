@@ -144,3 +144,22 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+
+// Bypass blocks (WCAG 2.4.1): a table page's facets can hold dozens of links before the rows. A link placed before
+// them takes keyboard users straight to the rows.
+(() => {
+  const addSkipFacets = () => {
+    const facets = document.querySelector(".facet-results");
+    const rows = document.querySelector("table.rows-and-columns");
+    if (!facets || !rows || document.querySelector("a.skip-facets") || facets.querySelectorAll("a").length < 10) return;
+    if (!rows.id) rows.id = "rows";
+    rows.tabIndex = -1;
+    const skip = document.createElement("a");
+    skip.href = `#${rows.id}`;
+    skip.className = "skip-facets";
+    skip.textContent = "Skip the facets and go to the rows";
+    facets.before(skip);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addSkipFacets);
+  else addSkipFacets();
+})();

@@ -116,6 +116,7 @@ def focus_trail(page, presses: int) -> list[dict]:
             return {
                 tag: el.tagName.toLowerCase(), name: el.getAttribute('name'), id: el.id,
                 in_table: !!el.closest('table.rows-and-columns'), in_filters: !!el.closest('form.filters'),
+                skip_facets: el.matches('a.skip-facets'),
                 visible: box.width > 0 && box.height > 0,
             };
         }"""))
@@ -127,10 +128,16 @@ def test_keyboard_focus_reaches_the_filter_form_then_the_table(page, live_server
     trail = focus_trail(page, 60)
     assert trail[0]["tag"] == "a"  # the skip link
     filters = [i for i, f in enumerate(trail) if f["in_filters"]]
-    table = [i for i, f in enumerate(trail) if f["in_table"]]
-    assert filters and table, trail
-    assert filters[0] < table[0]  # search and filters come before the rows, as they are read
-    assert all(f["visible"] for f in trail[1:]), [f for f in trail if not f["visible"]]  # skip link aside
+    skips = [i for i, f in enumerate(trail) if f["skip_facets"]]
+    assert filters and skips, trail
+    assert filters[0] < skips[0]  # search and filters come before the rows, as they are read
+    assert all(f["visible"] for f in trail[1:skips[0] + 1]), [f for f in trail if not f["visible"]]  # skip link aside
+    # The facets' many links can be passed over: the link before them goes straight to the rows.
+    page.goto(live_server + "/commissioning/funding_decisions")
+    focus_trail(page, skips[0] + 1)
+    page.keyboard.press("Enter")
+    after = focus_trail(page, 1)[0]
+    assert after["in_table"], after
 
 
 def test_a_filter_can_be_applied_with_the_keyboard_alone(page, live_server):

@@ -288,13 +288,19 @@ def test_missing_required_column(small_data, published):
 
 
 def test_all_problems_are_listed_not_only_the_first(small_data, published):
-    edit_cell(small_data / "mopac" / "funding_decisions.csv", 2, "amount_gbp", "-1")
-    edit_cell(small_data / "mopac" / "funding_decisions.csv", 9, "amount_gbp", "lots")
+    # Three independent bad cells, each breaking one rule only (a changed amount would also differ from the
+    # source_excerpt that states it, a second, true problem).
+    edit_cell(small_data / "mopac" / "funding_decisions.csv", 2, "theme", "Policing")
+    edit_cell(small_data / "mopac" / "funding_decisions.csv", 9, "theme", "not a theme")
     edit_cell(small_data / "reference" / "boroughs.csv", 5, "inner_outer", "Middle London")
     result = run_build(small_data, published)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("data/")]
-    assert len(lines) == 3
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        "data/mopac/funding_decisions.csv:2:theme",
+        "data/mopac/funding_decisions.csv:9:theme",
+        "data/reference/boroughs.csv:5:inner_outer",
+    ]
     assert "3 problem(s)" in result.stderr
 
 
