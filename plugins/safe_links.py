@@ -18,12 +18,10 @@ import re
 from datasette import hookimpl
 
 UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:")
-ATTRIBUTE = re.compile(r"""\s(?:href|src|action|formaction|xlink:href)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 IGNORED = re.compile(r"[\t\n\r]")
-
-
 SPACE_AND_CONTROLS = "".join(chr(c) for c in range(0x21))
 SAFE_STARTS = ("/", "#", "?", "http://", "https://")
+ATTRIBUTES = ("href", "src", "action", "formaction", "xlink:href")
 
 
 def is_unsafe(address: str) -> bool:
@@ -33,20 +31,39 @@ def is_unsafe(address: str) -> bool:
     return value.startswith(UNSAFE_SCHEMES)
 
 
+def unsafe_spans(page: str) -> list[tuple[int, int]]:
+    """(start, end) of each ` name="address"` attribute with an unsafe address. Templates write attribute names in
+    lower case and values in quotes (Jinja escapes quotes in data), so plain string search finds every one."""
+    spans = []
+    for name in ATTRIBUTES:
+        for quote in ('"', "'"):
+            needle = f"{name}={quote}"
+            i = page.find(needle)
+            while i != -1:
+                value_start = i + len(needle)
+                value_end = page.find(quote, value_start)
+                if value_end == -1:
+                    break
+                before = page[i - 1] if i else ""
+                if before.isspace() and is_unsafe(page[value_start:value_end]):
+                    spans.append((i - 1, value_end + 1))
+                i = page.find(needle, value_end + 1)
+    return sorted(spans)
+
+
 def strip_unsafe_links(page: str) -> tuple[str, int]:
     """The page without unsafe address attributes, and how many were removed."""
-    removed = 0
-
-    def replace(match):
-        nonlocal removed
-        value = match.group(1) if match.group(1) is not None else match.group(2)
-        if is_unsafe(value):
-            removed += 1
-            return " "
-        return match.group(0)
-
-    cleaned = ATTRIBUTE.sub(replace, page)
-    return (cleaned, removed) if removed else (page, 0)
+    spans = unsafe_spans(page)
+    if not spans:
+        return page, 0
+    parts, last = [], 0
+    for start, end in spans:
+        if start < last:
+            continue
+        parts += [page[last:start], " "]
+        last = end
+    parts.append(page[last:])
+    return "".join(parts), len(spans)
 
 
 def is_html(headers) -> bool:

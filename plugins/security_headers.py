@@ -67,8 +67,7 @@ def with_headers(path: str, headers: list, added: list[tuple[bytes, bytes]]) -> 
     return kept + added
 
 
-@hookimpl(trylast=True)  # applied last: the outermost wrapper, so responses made by other wrappers get them too
-def asgi_wrapper(datasette):
+def security_wrapper(datasette):
     policy = (datasette.plugin_config(PLUGIN) or {}).get("content_security_policy") or POLICY
     added = security_headers(policy)
 
@@ -86,6 +85,16 @@ def asgi_wrapper(datasette):
 
             await app(scope, receive, send_with_headers)
 
+        secured.__dict__.update(getattr(app, "__dict__", {}))  # keep what inner wrappers expose (build_version)
         return secured
 
     return wrap
+
+
+@hookimpl(hookwrapper=True)
+def asgi_wrapper(datasette):
+    """Added after every other plugin's wrapper (a pluggy hook wrapper), so Datasette applies it last: the outermost,
+    and responses that other wrappers answer themselves (a 304 from plugins/http_caching.py, a 405 from
+    plugins/read_only.py, a 400 from plugins/request_parameters.py) get the headers too."""
+    outcome = yield
+    outcome.get_result().append(security_wrapper(datasette))

@@ -45,6 +45,10 @@ def test_every_kind_of_response_has_the_security_headers(live_server):
         refused = client.post("/commissioning/boroughs", data={"x": "1"})  # answered by plugins/read_only.py
         assert refused.status_code == 405
         assert all(refused.headers.get(name) == value for name, value in EXPECTED.items())
+        etag = client.get("/commissioning/boroughs").headers["etag"]
+        unchanged = client.get("/commissioning/boroughs", headers={"if-none-match": etag})  # plugins/http_caching.py
+        assert unchanged.status_code == 304
+        assert all(unchanged.headers.get(name) == value for name, value in EXPECTED.items())
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -22,14 +22,14 @@ BAD = [
     ("/commissioning/services.json?_sort_desc=no_such_column", "cannot be sorted by"),
     ("/commissioning/services.json?_sort_desc=rowid", "cannot be sorted by"),
     ("/commissioning/services.json?_sort=name&_sort_desc=name", "not both"),
-    ("/commissioning/borough_crime_rates.json?_sort=rowid", "cannot be sorted by"),
+    ("/commissioning/service_coverage_by_borough.json?_sort=rowid", "cannot be sorted by"),
     ("/commissioning/services.json?_next=garbage", "_next"),
     ("/commissioning/services.json?_sort=service_id&_next=a,b,c", "_next"),
     ("/commissioning/boroughs.json?_next=E09000001,extra,more", "_next"),
     ("/commissioning/crime_monthly.json?_next=abc", "rowid"),
     ("/commissioning/crime_monthly.json?_sort=month&_next=2020-01,abc", "the last value, rowid"),
-    ("/commissioning/borough_crime_rates.json?_next=abc", "whole number"),
-    ("/commissioning/borough_crime_rates.json?_next=" + TWENTY_DIGITS * 2, "whole number"),
+    ("/commissioning/service_coverage_by_borough.json?_next=abc", "whole number"),
+    ("/commissioning/service_coverage_by_borough.json?_next=" + TWENTY_DIGITS * 2, "whole number"),
     ("/commissioning/services.json?_through=zzz", "_through"),
     ("/commissioning/services.json?_through=" + quote('{"table": "boroughs", "column": "name", "value": "x"}'),
      "no foreign key"),
@@ -66,7 +66,8 @@ async def test_bad_parameter_is_400_with_a_message(datasette, path, words):
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize("path", ["/commissioning/services.json", "/commissioning/services.json?_sort_desc=name",
                                   "/commissioning/crime_monthly.json", "/commissioning/crime_monthly.json?_sort=month",
-                                  "/commissioning/borough_crime_rates.json", "/commissioning/changes.json?_size=5",
+                                  "/commissioning/service_coverage_by_borough.json",
+                                  "/commissioning/changes.json?_size=5",
                                   "/synthetic_demo/measure_results.json?_sort_desc=period"])
 async def test_the_pages_own_next_links_still_work(datasette, path):
     """Datasette's own `_next` tokens (sorted, unsorted, rowid, view offsets) pass the checks and page on."""
