@@ -152,3 +152,23 @@ def check_accessibility():
         assert not serious, f"axe found serious/critical violations on {page.url}:\n{report}"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def check_page_at_widths(screenshot, check_accessibility):
+    """Open a page at 1280 and 320 CSS pixels: it answers 200 with one h1, passes axe, never scrolls sideways (WCAG
+    1.4.10 reflow), and is saved as a screenshot. `must_have` names elements that must be there once (CSS)."""
+
+    def check(page, url: str, name: str, must_have: tuple[str, ...] = ()) -> None:
+        for width in (1280, 320):
+            page.set_viewport_size({"width": width, "height": 900})
+            response = page.goto(url)
+            assert response.status == 200, url
+            assert page.locator("main h1").count() == 1
+            for selector in must_have:
+                assert page.locator(selector).count() == 1, selector
+            check_accessibility(page)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (url, width)
+            assert screenshot(page, f"{name}_{width}").stat().st_size > 10_000
+
+    return check

@@ -66,10 +66,5 @@ async def test_coverage_of_the_synthetic_database_says_so(datasette):
 
 
 @pytest.mark.browser
-def test_coverage_page_in_chromium(page, live_server, screenshot, check_accessibility):
-    for width in (320, 1280):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.goto(live_server + "/coverage").status == 200
-        check_accessibility(page)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-        assert screenshot(page, f"coverage-{width}").stat().st_size > 10_000
+def test_coverage_page_in_chromium(page, live_server, check_page_at_widths):
+    check_page_at_widths(page, live_server + "/coverage", "coverage")

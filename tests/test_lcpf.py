@@ -14,7 +14,7 @@ from plugins.view_models import lcpf as lcpf_pages
 from plugins.view_models.lcpf import ModelError, Weights, model_allocations
 from scripts.publication import build
 from scripts.publication.domains import lcpf
-from scripts.site import ROOT
+from scripts.site import BUILD, ROOT
 
 DATA = ROOT / "data"
 WEIGHT_SETS = [
@@ -222,13 +222,15 @@ def build_with(tmp_path, edits):
 
 def test_bad_rows_are_reported_by_file_row_and_column(tmp_path, capsys):
     src = "x,https://example.org/x"
+    allocation_src = f"{src},The borough was allocated £1."  # source_title, source_url, source_excerpt
+    first = len(source_rows("lcpf/lcpf_allocations.csv")) + 2  # the header is row 1
     code, out = build_with(tmp_path, {
         "lcpf_allocations.csv": (
-            f"10,2017/19,E09000006,Bromley,Direct borough award,1,,,{src}\n"
-            f"11,2018/19,E09000001,City of London,Direct borough award,1,,,{src}\n"
-            f"12,2018/19,E09000007,Bromley,Direct borough award,1,,,{src}\n"
-            f"13,2019/20,E09000006,Bromley,Direct borough award,-5,,,{src}\n"
-            f"14,2017/18,E09000006,Bromley,Direct borough award,1,,,{src}\n"
+            f"910,2017/19,E09000006,Bromley,Direct borough award,1,,,{allocation_src}\n"
+            f"911,2018/19,E09000001,City of London,Direct borough award,1,,,{allocation_src}\n"
+            f"912,2018/19,E09000007,Bromley,Direct borough award,1,,,{allocation_src}\n"
+            f"913,2019/20,E09000006,Bromley,Direct borough award,-5,,,{allocation_src}\n"
+            f"914,2017/18,E09000006,Bromley,Direct borough award,1,,,{allocation_src}\n"
         ),
         "lcpf_formula_options.csv": f"1,A,d,0.5,0.2,,,,,explored,,{src}\n",
         "lcpf_consultation.csv": f"1,2024-02-30,Boroughs,,,meeting,,,{src}\n",
@@ -237,11 +239,11 @@ def test_bad_rows_are_reported_by_file_row_and_column(tmp_path, capsys):
     assert code == 1
     assert out.read_bytes() == b"previous database"
     for expected in [
-        "data/lcpf/lcpf_allocations.csv:5:financial_year: '2017/19' is not one financial year: write 2017/18",
-        "data/lcpf/lcpf_allocations.csv:6:gss_code: the City of London is not one of the 32 boroughs",
-        "data/lcpf/lcpf_allocations.csv:7:borough: 'Bromley' does not match E09000007",
-        "data/lcpf/lcpf_allocations.csv:8:amount_gbp: negative money",
-        "data/lcpf/lcpf_allocations.csv:9:financial_year: duplicate row",
+        f"data/lcpf/lcpf_allocations.csv:{first}:financial_year: '2017/19' is not one financial year: write 2017/18",
+        f"data/lcpf/lcpf_allocations.csv:{first + 1}:gss_code: the City of London is not one of the 32 boroughs",
+        f"data/lcpf/lcpf_allocations.csv:{first + 2}:borough: 'Bromley' does not match E09000007",
+        f"data/lcpf/lcpf_allocations.csv:{first + 3}:amount_gbp: negative money",
+        f"data/lcpf/lcpf_allocations.csv:{first + 4}:financial_year: duplicate row",
         "data/lcpf/lcpf_formula_options.csv:2:weight_population: weights add up to 0.7",
         "data/lcpf/lcpf_consultation.csv:2:consultation_date: '2024-02-30' is not a real calendar date",
     ]:
@@ -304,12 +306,15 @@ async def test_explorer_explains_bad_input(datasette, query, message):
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_overview_is_honest_about_unpublished_allocations(datasette):
+async def test_overview_is_honest_about_unpublished_allocations(datasette, real_db_path):
     response = await datasette.client.get("/commissioning/-/lcpf?year=2017/18")
     assert response.status_code == 200
     text = response.text
-    assert "1 of 32 boroughs" in text
-    assert text.count(">not published<") == 31
+    (published,) = sqlite3.connect(real_db_path).execute(
+        "select count(distinct gss_code) from lcpf_allocations where financial_year = '2017/18'").fetchone()
+    assert 0 < published < 32
+    assert f"{published} of 32 boroughs" in text
+    assert text.count(">not published<") == 32 - published
     assert "Shares of the fund cannot be worked out for 2017/18" in text
     assert "policed by the City of London Police" in text
     assert "£401,731" in text and "£1,217" in text  # Bromley: allocation and per 1,000 residents
@@ -347,6 +352,9 @@ async def test_homepage_links_to_the_lcpf_pages(datasette):
 async def test_canned_allocation_query_returns_the_published_figures(datasette):
     response = await datasette.client.get(
         "/commissioning/lcpf_allocations_against_need.json?financial_year=2013/14&_shape=array")
-    (row,) = response.json()
-    assert row["borough"] == "Lambeth" and row["allocation_gbp"] == 1_080_000
-    assert row["population_denominator"] == "Census 2011" and row["pct_of_fund"] is None
+    rows = {r["borough"]: r for r in response.json()}
+    published = dict(sqlite3.connect(BUILD / "commissioning.db").execute(
+        "select borough, amount_gbp from lcpf_allocations where financial_year = '2013/14'").fetchall())
+    assert {b: r["allocation_gbp"] for b, r in rows.items()} == published
+    assert rows["Lambeth"]["allocation_gbp"] == 1_080_000
+    assert all(r["population_denominator"] == "Census 2011" and r["pct_of_fund"] is None for r in rows.values())

@@ -473,3 +473,13 @@ def test_bad_opportunity_cells_are_reported_and_nothing_changes(small_data, publ
     assert f"data/mopac/funding_opportunities.csv:{row}:{column}:" in result.stderr
     assert reason in result.stderr
     assert digest(out) == before
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("query", ["max_value=lots", "min_value=-", "postcode=ZZ99", "borough=Atlantis"])
+async def test_a_bad_search_is_a_400_with_its_message(datasette, query):
+    response = await datasette.client.get(f"/opportunities?{query}")
+    assert response.status_code == 400
+    assert 'role="alert"' in response.text
+    good = await datasette.client.get("/opportunities?service_area=victims")
+    assert good.status_code == 200 and 'role="alert"' not in good.text

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import random
 import sqlite3
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -389,8 +390,11 @@ class Response:
 
 def get(server: str, path: str) -> Response:
     """A plain HTTP GET against the live server (the browser tests' Playwright loop rules out datasette.client)."""
-    with urllib.request.urlopen(server + path, timeout=60) as response:
-        return Response(response.status, response.read().decode("utf-8"))
+    try:
+        with urllib.request.urlopen(server + path, timeout=60) as response:
+            return Response(response.status, response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:  # a 4xx page still has a body to check
+        return Response(error.code, error.read().decode("utf-8"))
 
 
 def parse(text: str):
@@ -441,9 +445,10 @@ def test_synthetic_committee_pack_html_and_csv_match_the_rows(live_server, synth
     assert len(query.json()) == len(expected)
 
 
-def test_bad_period_in_the_address_falls_back_with_a_message(live_server):
+def test_bad_period_in_the_address_is_a_400_that_still_shows_the_latest_pack(live_server):
     response = get(live_server, "/performance/committee-pack?db=synthetic_demo&period=2025-Q3")
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert "Showing the latest period instead" in response.text
     assert "not a period in YYYY-H1 or YYYY-H2 form" in response.text
 
 
