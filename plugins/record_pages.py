@@ -26,26 +26,24 @@ def _missing(what: str) -> Response:
     return Response.json({"ok": False, "error": what}, status=404)
 
 
-async def service_json(datasette, request):
+async def _record_json(datasette, request, detail_of, as_json, kind: str):
+    """A record page's JSON: detail_of(conn, id) is the page's data (None: no such record), as_json shapes it."""
     db = await _database(datasette, request)
     if db is None:
         return _missing("No such database, or it has no services directory")
-    service_id = request.url_vars["id"]
-    detail = await db.execute_fn(lambda conn: services.service_detail(conn, service_id))
+    key = request.url_vars["id"]
+    detail = await db.execute_fn(lambda conn: detail_of(conn, key))
     if detail is None:
-        return _missing(f"No service {service_id!r} in {db.name}")
-    return Response.json({"ok": True, **services.service_json(detail, db.name)}, default=str)
+        return _missing(f"No {kind} {key!r} in {db.name}")
+    return Response.json({"ok": True, **as_json(detail, db.name)}, default=str)
+
+
+async def service_json(datasette, request):
+    return await _record_json(datasette, request, services.service_detail, services.service_json, "service")
 
 
 async def provider_json(datasette, request):
-    db = await _database(datasette, request)
-    if db is None:
-        return _missing("No such database, or it has no services directory")
-    organization_id = request.url_vars["id"]
-    detail = await db.execute_fn(lambda conn: providers.provider_detail(conn, organization_id))
-    if detail is None:
-        return _missing(f"No organisation {organization_id!r} in {db.name}")
-    return Response.json({"ok": True, **providers.provider_json(detail, db.name)}, default=str)
+    return await _record_json(datasette, request, providers.provider_detail, providers.provider_json, "organisation")
 
 
 async def decision_page(datasette, request):

@@ -51,3 +51,18 @@ def append_row(path: Path, cells: dict) -> int:
     with path.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows(rows)
     return len(rows)
+
+
+BUILT_DATABASES = ["commissioning", "synthetic_demo"]
+
+
+def connect_built(name: str, rows: bool = False):
+    """A connection to build/<name>.db (sqlite3.Row rows when `rows`)."""
+    import sqlite3
+
+    from scripts.site import BUILD
+
+    db = sqlite3.connect(BUILD / f"{name}.db")
+    if rows:
+        db.row_factory = sqlite3.Row
+    return db

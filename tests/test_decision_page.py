@@ -12,16 +12,14 @@ import pytest
 from markupsafe import escape
 
 from scripts.common.funding import record_ids, split_references
-from scripts.site import BUILD
+from tests.build_helpers import BUILT_DATABASES, connect_built
 
 asyncio = pytest.mark.asyncio(loop_scope="session")
-DATABASES = ["commissioning", "synthetic_demo"]
+DATABASES = BUILT_DATABASES
 
 
 def connect(name: str) -> sqlite3.Connection:
-    db = sqlite3.connect(BUILD / f"{name}.db")
-    db.row_factory = sqlite3.Row
-    return db
+    return connect_built(name, rows=True)
 
 
 def citing_services(db, reference: str) -> set[str]:

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 
 import pytest
 
 from plugins.view_models import providers
-from scripts.site import BUILD
+from tests.build_helpers import BUILT_DATABASES, connect_built
 
 asyncio = pytest.mark.asyncio(loop_scope="session")
-DATABASES = ["commissioning", "synthetic_demo"]
+DATABASES = BUILT_DATABASES
 NOT_STATED = "not stated as financial years"
-
-
-def connect(name: str) -> sqlite3.Connection:
-    return sqlite3.connect(BUILD / f"{name}.db")
+connect = connect_built
 
 
 def busiest(db) -> str:

@@ -13,16 +13,14 @@ import pytest
 from markupsafe import escape
 
 from scripts.common.funding import parse_financial_years, split_references, year_group
-from scripts.site import BUILD
+from tests.build_helpers import BUILT_DATABASES, connect_built
 
 asyncio = pytest.mark.asyncio(loop_scope="session")
-DATABASES = ["commissioning", "synthetic_demo"]
+DATABASES = BUILT_DATABASES
 
 
 def connect(name: str) -> sqlite3.Connection:
-    db = sqlite3.connect(BUILD / f"{name}.db")
-    db.row_factory = sqlite3.Row
-    return db
+    return connect_built(name, rows=True)
 
 
 def cited_rows(db, service_id: str) -> list[sqlite3.Row]:
