@@ -16,17 +16,38 @@ copy of the remembered answer, as from the original. When any plugin supplies me
 hook (which may answer differently per call), nothing is remembered and Datasette's own method runs every time.
 Why not a hook: the `permission_allowed` hook cannot stop Datasette's default implementation from running (pluggy
 calls every implementation), and that implementation is what deep-copies.
+
+## Patch 2: `Datasette.executor` releases a failed query's cursor in the thread that ran it
+When a query fails (a size limit, the time limit, bad SQL), the exception carries the frames of Datasette's
+`sql_operation_in_thread`, and with them its `cursor`. Datasette keeps the exception (the SQL page renders it), so
+the cursor ends up in a reference cycle that Python's garbage collector frees later, in whichever thread it runs:
+usually the event loop's. Freeing a cursor resets its SQLite statement, and `sqlite3_reset` waits for the
+connection's mutex, which the SQL thread holds while it runs its next query on that connection. The event loop then
+waits, holding the GIL, until that query ends: under the huge-value attack every page stalled for up to the whole
+`sql_time_limit_ms` (py-spy: MainThread in `gc_collect_main` -> `cursor_clear` -> `sqlite3_reset` ->
+`pthread_mutex_lock`), and normal p99 was 3.9-4.0x the same traffic without the attack (docs/benchmark.md).
+QueryThreadExecutor is Datasette's thread pool with one change: when the function it runs raises, the finished
+frames of the exception's tracebacks (and of the exceptions it chains or wraps) are cleared right there, so the
+cursor is freed at once in the thread that owns its connection; the exception and its line numbers are unchanged.
+The exception is also appended to the request's list in plugins/hardening/query_failures.py, if a plugin watches
+(plugins/csv_query_errors.py answers a failed query's CSV with its message).
+Why not a hook: no hook runs in the SQL thread after a failed query (`prepare_connection` runs once per
+connection), and the cursor is a local of Datasette's own function.
 """
 
 from __future__ import annotations
 
 import copy
+import traceback
 import weakref
+from concurrent import futures
 
 import datasette as datasette_package
 from datasette import hookimpl
 from datasette.app import Datasette
 from datasette.plugins import pm
+
+from plugins.hardening import query_failures
 
 EXPECTED_DATASETTE_VERSION = "0.65.5"
 
@@ -45,6 +66,8 @@ PUBLIC_API = {
 PATCHES = {
     "Datasette._table_permission_allows": "remember each table's allow blocks instead of deep-copying the whole "
                                           "metadata on every view-table check (see the module docstring)",
+    "Datasette.executor": "a thread pool that frees a failed query's cursor in its own SQL thread, so that the "
+                          "garbage collector never waits in the event loop for a busy connection's mutex",
 }
 
 
@@ -86,15 +109,59 @@ def remembering_table_permission_allows(original):
     return _table_permission_allows
 
 
-def install_patches() -> None:
+# --- patch 2 ----------------------------------------------------------------------------------------------------
+
+
+def clear_finished_frames(exception: BaseException | None, seen: set[int] | None = None) -> None:
+    """Clear the locals of the finished frames in the tracebacks of `exception`, the exceptions it was raised from
+    or during, and any exception among its arguments (Datasette's QueryInterrupted wraps SQLite's error)."""
+    seen = set() if seen is None else seen
+    while exception is not None and id(exception) not in seen:
+        seen.add(id(exception))
+        traceback.clear_frames(exception.__traceback__)  # a frame still running is skipped
+        for argument in exception.args:
+            if isinstance(argument, BaseException):
+                clear_finished_frames(argument, seen)
+        clear_finished_frames(exception.__cause__, seen)
+        exception = exception.__context__
+
+
+def releasing_failed_query(function, failures: list | None = None):
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except BaseException as exception:
+            clear_finished_frames(exception)
+            if failures is not None:
+                failures.append(exception)
+            raise
+
+    return run
+
+
+class QueryThreadExecutor(futures.ThreadPoolExecutor):
+    """Datasette's SQL thread pool; a function that fails leaves no cursor for the garbage collector (patch 2)."""
+
+    shim = "datasette_shims"
+
+    def submit(self, fn, /, *args, **kwargs):
+        # submit runs in the event loop, in the context of the request that runs the query.
+        return super().submit(releasing_failed_query(fn, query_failures.current()), *args, **kwargs)
+
+
+def install_patches(datasette=None) -> None:
     """Apply every patch once per process (this module may be loaded more than once: as Datasette's plugin and by
-    tests)."""
+    tests), and patch 2 once per Datasette."""
     current = Datasette._table_permission_allows
     if getattr(current, "shim", None) != "datasette_shims":
         Datasette._table_permission_allows = remembering_table_permission_allows(current)
+    executor = getattr(datasette, "executor", None)
+    if executor is not None and getattr(executor, "shim", None) != "datasette_shims":
+        datasette.executor = QueryThreadExecutor(max_workers=datasette.setting("num_sql_threads"))
+        executor.shutdown(wait=False)  # its threads end once any work already queued on it has run
 
 
 @hookimpl
 def startup(datasette):
     check_version()
-    install_patches()
+    install_patches(datasette)

@@ -6,6 +6,9 @@ Datasette name the shims module does not list as public."""
 from __future__ import annotations
 
 import ast
+import gc
+import sqlite3
+from concurrent import futures
 from pathlib import Path
 
 import datasette as datasette_package
@@ -131,7 +134,8 @@ async def test_the_permission_patch_is_in_effect(monkeypatch):
     ds = make_datasette()
     await ds.invoke_startup()
     patched = Datasette._table_permission_allows
-    assert patched.shim == "datasette_shims" and set(datasette_shims.PATCHES) == {"Datasette._table_permission_allows"}
+    assert patched.shim == "datasette_shims"
+    assert set(datasette_shims.PATCHES) == {"Datasette._table_permission_allows", "Datasette.executor"}
     calls = []
     original = patched.__wrapped__
 
@@ -145,3 +149,55 @@ async def test_the_permission_patch_is_in_effect(monkeypatch):
         assert response.status_code == 200
     # Datasette checks view-table on every request; the deep-copying original ran once for this table.
     assert calls.count(("synthetic_demo", "boroughs")) == 1
+
+
+def live_cursors() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, sqlite3.Cursor))
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("failing_sql", [
+    "select randomblob(999999999)",  # over SQLite's length limit (plugins/sql_limits.py)
+    "select * from no_such_table",
+])
+async def test_a_failed_query_leaves_no_cursor_for_the_garbage_collector(failing_sql):
+    # Patch 2: the garbage collector, running in the event loop, would reset this cursor's statement and wait for
+    # its connection's mutex while the SQL thread runs its next query (the stall under the huge-value attack).
+    ds = make_datasette()
+    await ds.invoke_startup()
+    assert getattr(ds.executor, "shim", None) == "datasette_shims"  # the plugin file is loaded as its own module
+    db = ds.get_database("synthetic_demo")
+    await db.execute("select 1")  # the SQL thread and its connection exist
+    gc.collect()
+    gc.disable()
+    try:
+        before = live_cursors()
+        held = []
+        for _ in range(3):
+            try:
+                await db.execute(failing_sql)
+            except Exception as exception:  # kept, as Datasette keeps the error to render it
+                held.append(exception)
+        assert len(held) == 3 and all(e.__traceback__ is not None for e in held)
+        assert live_cursors() == before
+    finally:
+        gc.enable()
+
+
+def test_without_the_patch_the_failed_query_keeps_its_cursor():
+    # The same failure in a plain thread pool: the kept exception's frames hold the cursor (what patch 2 prevents).
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+
+    def failing():
+        cursor = conn.cursor()
+        cursor.execute("select * from no_such_table")
+
+    gc.collect()
+    for executor_class, grows in ((futures.ThreadPoolExecutor, True), (datasette_shims.QueryThreadExecutor, False)):
+        with executor_class(max_workers=1) as executor:
+            before = live_cursors()
+            with pytest.raises(sqlite3.OperationalError) as caught:
+                executor.submit(failing).result()
+            assert (live_cursors() > before) is grows, executor_class
+            del caught
+            gc.collect()

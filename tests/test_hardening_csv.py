@@ -79,6 +79,34 @@ async def test_ad_hoc_sql_csv_download_is_neutralised(datasette):
     assert attachment.headers["content-disposition"].startswith("attachment")
 
 
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.parametrize("params, message", [
+    ({"sql": "select * from no_such_table"}, "The query failed: no such table: no_such_table."),
+    ({"sql": "select * from no_such_table", "_dl": "1"}, "no such table: no_such_table"),
+    ({"sql": "select randomblob(999999999)", "_header": "off"}, "string or blob too big"),
+    ({"sql": "select name from no_such_table", "_stream": "1"}, "no such table"),
+])
+async def test_a_failed_query_csv_is_400_with_its_message(datasette, params, message):
+    # Datasette 0.65 sent these as 200 with an empty header row.
+    response = await datasette.client.get("/commissioning.csv", params=params)
+    assert response.status_code == 400, (response.status_code, response.text[:200])
+    assert message in response.text and response.headers["content-type"].startswith("text/plain")
+    assert "content-disposition" not in response.headers  # no attachment to save as if it were data
+    json_error = (await datasette.client.get("/commissioning.json", params={"sql": params["sql"]})).json()["error"]
+    assert json_error.split(":")[0] in response.text  # the same error the .json of the address gives
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_empty_csv_of_a_query_that_worked_is_still_200(datasette):
+    empty = await datasette.client.get("/commissioning.csv", params={"sql": "select 1 as a where 0", "_header": "off"})
+    assert (empty.status_code, empty.text) == (200, "")
+    header_only = await datasette.client.get("/commissioning.csv", params={"sql": "select 1 as a where 0"})
+    assert (header_only.status_code, header_only.text) == (200, "a\r\n")
+    streamed = await datasette.client.get("/commissioning/boroughs.csv", params={"_stream": "1"})
+    assert streamed.status_code == 200 and len(rows_of(streamed.text)) == 1 + (await datasette.client.get(
+        "/commissioning.json", params={"sql": "select count(*) from boroughs", "_shape": "arrayfirst"})).json()[0]
+
+
 @pytest.fixture(scope="module")
 def formula_db(tmp_path_factory):
     """A database written straight (no build validation) with formula-leading cells in every row."""
