@@ -358,3 +358,20 @@ async def test_canned_allocation_query_returns_the_published_figures(datasette):
     assert {b: r["allocation_gbp"] for b, r in rows.items()} == published
     assert rows["Lambeth"]["allocation_gbp"] == 1_080_000
     assert all(r["population_denominator"] == "Census 2011" and r["pct_of_fund"] is None for r in rows.values())
+
+
+def test_the_explorer_default_fund_total_is_read_from_the_published_record():
+    # The newest one-year programme total of direct funding to boroughs in lcpf_funding, not a number in the code.
+    from plugins.view_models.lcpf import explorer_context, latest_direct_funding
+    from tests.build_helpers import connect_built
+
+    conn = connect_built("commissioning")
+    year, amount = latest_direct_funding(conn)
+    expected = conn.execute(
+        "select financial_years, amount_gbp from lcpf_funding where level = 'programme' and component like 'Direct%' "
+        "and amount_gbp is not null and instr(financial_years, '-') = 0 order by financial_years desc").fetchone()
+    assert (year, amount) == (expected[0], round(expected[1]))
+    context = explorer_context(conn, {})
+    if not context["all_published"]:
+        assert context["default_fund_total"] == amount and year in context["default_fund_hint"]
+        assert context["parameters"]["fund_total"] == amount

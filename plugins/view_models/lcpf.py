@@ -10,9 +10,17 @@ from scripts.common.lcpf import CITY_EXPLANATION, CITY_OF_LONDON, INDICATORS
 
 from . import svg
 
-# 2021/22 direct funding to the 32 boroughs (lcpf_funding, MOPAC decision page): the explorer's starting fund
-# total when a year's actual allocations are not all published.
-DEFAULT_FUND_TOTAL = 13_105_185
+
+
+def latest_direct_funding(conn) -> tuple[str | None, int | None]:
+    """(financial year, amount) of the newest one-year programme total of LCPF direct funding to boroughs in
+    lcpf_funding (transcribed from its MOPAC decision page): the explorer's starting fund total when a year's actual
+    allocations are not all published. (None, None) when there is none."""
+    row = conn.execute(
+        "SELECT financial_years, amount_gbp FROM lcpf_funding WHERE level = 'programme' AND amount_gbp IS NOT NULL "
+        "AND lower(component) LIKE 'direct%' AND financial_years NOT LIKE '%-%' ORDER BY financial_years DESC "
+        "LIMIT 1").fetchone()
+    return (row[0], round(row[1])) if row else (None, None)
 
 @dataclass(frozen=True)
 class Weights:
@@ -313,7 +321,12 @@ def explorer_context(conn, args) -> dict:
     needs = load_needs(conn, year)
     actual = load_actuals(conn, year)
     all_published = len(actual) == len(needs) and bool(needs)
-    default_total = round(sum(actual.values())) if all_published else DEFAULT_FUND_TOTAL
+    direct_year, direct_total = latest_direct_funding(conn)
+    if all_published or direct_total is None:
+        default_total, default_hint = round(sum(actual.values())), "the published allocations for this year"
+    else:
+        default_total = direct_total
+        default_hint = f"{direct_year} direct funding to the 32 boroughs, the newest one-year total published"
     weights = Weights(
         population=_number(args, "w_population", 1, errors, "Weight for population"),
         total_recorded_crime=_number(args, "w_crime", 1, errors, "Weight for total recorded crime"),
@@ -326,7 +339,8 @@ def explorer_context(conn, args) -> dict:
                   "floor": floor}
     context = {
         "label": MODELLED_LABEL, "parameters": parameters, "years": years, "errors": errors,
-        "default_fund_total": default_total, "all_published": all_published, "actual_count": len(actual),
+        "default_fund_total": default_total, "default_fund_hint": default_hint,
+        "all_published": all_published, "actual_count": len(actual),
         "months_covered": next(y["months_covered"] for y in years if y["financial_year"] == year),
         "city_explanation": CITY_EXPLANATION, "formula_options": load_table(conn, "lcpf_formula_options"),
     }
