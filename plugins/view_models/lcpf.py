@@ -11,7 +11,6 @@ from scripts.common.lcpf import CITY_EXPLANATION, CITY_OF_LONDON, INDICATORS
 from . import svg
 
 
-
 def latest_direct_funding(conn) -> tuple[str | None, int | None]:
     """(financial year, amount) of the newest one-year programme total of LCPF direct funding to boroughs in
     lcpf_funding (transcribed from its MOPAC decision page): the explorer's starting fund total when a year's actual
