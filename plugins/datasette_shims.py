@@ -33,6 +33,16 @@ The exception is also appended to the request's list in plugins/hardening/query_
 (plugins/csv_query_errors.py answers a failed query's CSV with its message).
 Why not a hook: no hook runs in the SQL thread after a failed query (`prepare_connection` runs once per
 connection), and the cursor is a local of Datasette's own function.
+
+## Patch 3: an immutable database's schema is read once
+Datasette asks a database about its schema on every request (table names, hidden tables, primary keys, columns,
+foreign keys, full-text tables), each question a trip to a SQL thread. On a service page that was 18 of its 37 trips,
+12 of them datasette-search-all's `menu_links` looking for a searchable table on every HTML page. The databases
+this site serves are immutable (`-i`): their schema cannot change while the process runs, and Datasette already
+remembers their table counts (`cached_table_counts`) for that reason. So for a database opened immutable (not
+mutable, not in memory) the answers of SCHEMA_METHODS are remembered per database and arguments, and each caller
+gets its own copy; mutable and in-memory databases (`_internal`) are asked every time, as before.
+Why not a hook: these are Database methods Datasette and its plugins call directly; no hook sits in front of them.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from concurrent import futures
 import datasette as datasette_package
 from datasette import hookimpl
 from datasette.app import Datasette
+from datasette.database import Database
 from datasette.plugins import pm
 
 from plugins.hardening import query_failures
@@ -66,6 +77,7 @@ PUBLIC_API = {
 PATCHES = {
     "Datasette._table_permission_allows": "remember each table's allow blocks instead of deep-copying the whole "
                                           "metadata on every view-table check (see the module docstring)",
+    "Database schema methods": "remember an immutable database's answers about its schema (see SCHEMA_METHODS)",
     "Datasette.executor": "a thread pool that frees a failed query's cursor in its own SQL thread, so that the "
                           "garbage collector never waits in the event loop for a busy connection's mutex",
 }
@@ -149,12 +161,54 @@ class QueryThreadExecutor(futures.ThreadPoolExecutor):
         return super().submit(releasing_failed_query(fn, query_failures.current()), *args, **kwargs)
 
 
+# --- patch 3 ----------------------------------------------------------------------------------------------------
+
+SCHEMA_METHODS = ("table_names", "view_names", "hidden_table_names", "table_exists", "table_columns",
+                  "table_column_details", "primary_keys", "fts_table", "label_column_for_table",
+                  "foreign_keys_for_table", "get_all_foreign_keys", "get_table_definition", "get_view_definition")
+_schema_answers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Database -> {(method, args): answer}
+
+
+def copied(value):
+    """A copy of an answer's lists and dicts (leaves, tuples and namedtuples are immutable and shared): what
+    copy.deepcopy gives for these answers, in a fraction of its time."""
+    if isinstance(value, list):
+        return [copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: copied(v) for k, v in value.items()}
+    return value
+
+
+def schema_immutable(database) -> bool:
+    return not database.is_mutable and not database.is_memory
+
+
+def remembering_schema_method(name: str, original):
+    async def method(self, *args, **kwargs):
+        if not schema_immutable(self):
+            return await original(self, *args, **kwargs)
+        answers = _schema_answers.setdefault(self, {})
+        key = (name, args, tuple(sorted(kwargs.items())))
+        if key not in answers:
+            answers[key] = await original(self, *args, **kwargs)
+        return copied(answers[key])  # callers get their own copy, as from the original
+
+    method.__name__ = name
+    method.__wrapped__ = original
+    method.shim = "datasette_shims"
+    return method
+
+
 def install_patches(datasette=None) -> None:
     """Apply every patch once per process (this module may be loaded more than once: as Datasette's plugin and by
     tests), and patch 2 once per Datasette."""
     current = Datasette._table_permission_allows
     if getattr(current, "shim", None) != "datasette_shims":
         Datasette._table_permission_allows = remembering_table_permission_allows(current)
+    for name in SCHEMA_METHODS:
+        current = getattr(Database, name)
+        if getattr(current, "shim", None) != "datasette_shims":
+            setattr(Database, name, remembering_schema_method(name, current))
     executor = getattr(datasette, "executor", None)
     if executor is not None and getattr(executor, "shim", None) != "datasette_shims":
         datasette.executor = QueryThreadExecutor(max_workers=datasette.setting("num_sql_threads"))

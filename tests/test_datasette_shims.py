@@ -14,6 +14,7 @@ from pathlib import Path
 import datasette as datasette_package
 import pytest
 from datasette.app import Datasette
+from datasette.database import Database
 
 from plugins import datasette_shims
 from scripts.site import ROOT, make_datasette
@@ -135,7 +136,8 @@ async def test_the_permission_patch_is_in_effect(monkeypatch):
     await ds.invoke_startup()
     patched = Datasette._table_permission_allows
     assert patched.shim == "datasette_shims"
-    assert set(datasette_shims.PATCHES) == {"Datasette._table_permission_allows", "Datasette.executor"}
+    assert set(datasette_shims.PATCHES) == {"Datasette._table_permission_allows", "Datasette.executor",
+                                            "Database schema methods"}
     calls = []
     original = patched.__wrapped__
 
@@ -201,3 +203,45 @@ def test_without_the_patch_the_failed_query_keeps_its_cursor():
             assert (live_cursors() > before) is grows, executor_class
             del caught
             gc.collect()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_an_immutable_database_schema_is_read_once(tmp_path):
+    # Patch 3: schema questions about an immutable database reach a SQL thread once; a mutable database is asked
+    # every time, and callers get their own copies.
+    ds = make_datasette()
+    await ds.invoke_startup()
+    assert all(getattr(getattr(Database, name), "shim", None) == "datasette_shims"
+               for name in datasette_shims.SCHEMA_METHODS)
+    immutable = ds.get_database("synthetic_demo")
+    mutable_path = tmp_path / "mutable.db"
+    sqlite3.connect(mutable_path).execute("create table t (id integer primary key)").connection.close()
+    mutable = ds.add_database(Database(ds, path=str(mutable_path), is_mutable=True), name="mutable_probe")
+    trips = {"synthetic_demo": 0, "mutable_probe": 0}
+    original = Database.execute_fn
+
+    async def counting(self, fn):
+        if self.name in trips:
+            trips[self.name] += 1
+        return await original(self, fn)
+
+    Database.execute_fn = counting
+    try:
+        first = await immutable.table_names()
+        keys = await immutable.get_all_foreign_keys()
+        trips_after_first = trips["synthetic_demo"]
+        for _ in range(3):
+            assert await immutable.table_names() == first
+            assert await immutable.get_all_foreign_keys() == keys
+            await mutable.table_names()
+        assert trips["synthetic_demo"] == trips_after_first  # no more trips
+        assert trips["mutable_probe"] == 3
+    finally:
+        Database.execute_fn = original
+    first.append("changed by a caller")
+    keys["services"]["incoming"].clear()
+    assert "changed by a caller" not in await immutable.table_names()
+    assert (await immutable.get_all_foreign_keys())["services"]["incoming"]
+    # the answers are Datasette's own
+    assert await immutable.table_names() == await Database.table_names.__wrapped__(immutable)
+    assert await immutable.primary_keys("services") == ["service_id"]
