@@ -40,8 +40,9 @@ foreign keys, full-text tables), each question a trip to a SQL thread. On a serv
 12 of them datasette-search-all's `menu_links` looking for a searchable table on every HTML page. The databases
 this site serves are immutable (`-i`): their schema cannot change while the process runs, and Datasette already
 remembers their table counts (`cached_table_counts`) for that reason. So for a database opened immutable (not
-mutable, not in memory) the answers of SCHEMA_METHODS are remembered per database and arguments, and each caller
-gets its own copy; mutable and in-memory databases (`_internal`) are asked every time, as before.
+mutable, not in memory), and for Datasette's `_internal` once its tables exist (its rows change, its schema does
+not; search-all asks it on every page too), the answers of SCHEMA_METHODS are remembered per database and
+arguments, and each caller gets its own copy; other mutable and in-memory databases are asked every time.
 Why not a hook: these are Database methods Datasette and its plugins call directly; no hook sits in front of them.
 """
 
@@ -180,6 +181,10 @@ def copied(value):
 
 
 def schema_immutable(database) -> bool:
+    """True for a database opened immutable, and for Datasette's `_internal` once Datasette has made its tables (its
+    rows change, its schema never does)."""
+    if database.name == "_internal":
+        return bool(getattr(database.ds, "internal_db_created", False))
     return not database.is_mutable and not database.is_memory
 
 

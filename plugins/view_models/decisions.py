@@ -37,8 +37,12 @@ def money(value) -> str:
 
 
 def has_tables(conn, *names: str) -> bool:
-    found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
-    return all(n in found for n in names)
+    """Whether every one of the named tables (or views) is in the database."""
+    wanted = set(names)
+    marks = ", ".join("?" * len(wanted))
+    found = conn.execute(f"SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name IN ({marks})",
+                         tuple(wanted)).fetchone()[0]
+    return found == len(wanted)
 
 
 def decision_path(reference: str) -> str:
