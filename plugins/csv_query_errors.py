@@ -52,6 +52,9 @@ def asgi_wrapper(datasette):
                 await send(message)
 
             await app(scope, receive, holding)
+            if held["start"] is not None:  # the app ended without a last body message: send what it gave
+                await send(held["start"])
+                await send({"type": "http.response.body", "body": held["body"]})
 
         async def send_failure(send, message: str) -> None:
             body = (message + "\n").encode("utf-8")
