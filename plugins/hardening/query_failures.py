@@ -2,8 +2,9 @@
 
 Datasette's SQL page catches a failed query's exception itself (to render it), and its CSV view then sends an empty
 CSV with HTTP 200, so a plugin outside Datasette cannot see why. A plugin that needs to know calls `watch()` at the
-start of a request; plugins/datasette_shims.py's SQL thread pool appends each exception a query of that request
-raises (`record`). Context variables follow the request's task and the tasks it starts, not other requests.
+start of a request; plugins/datasette_shims.py's SQL thread pool reads `current()` when it is handed a query and
+appends the exception if that query fails. Context variables follow the request's task and the tasks it starts,
+not other requests.
 """
 
 from __future__ import annotations
